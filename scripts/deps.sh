@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Install what building and testing the patched emulator needs, from
+# Debian's archive only.  ipxe-qemu, qemu-system-data and seabios provide
+# the option ROMs and boot ROMs that Debian's stripped QEMU source lacks
+# and that upstream qtests load (scripts/check.sh links them in).  Idempotent: when everything is present it does
+# no network access and returns in well under a second.
+set -euo pipefail
+
+PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
+      libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
+      python3 python3-venv device-tree-compiler
+      ipxe-qemu qemu-system-data seabios)
+MESON_MIN=1.5
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+have_pkg() {
+    dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed
+}
+
+meson_ok() {
+    command -v meson >/dev/null 2>&1 &&
+    dpkg --compare-versions "$(meson --version 2>/dev/null)" ge "$MESON_MIN"
+}
+
+# The archive URI and keyring come from the machine's own Debian source
+# list, so that whatever mirror the machine is set up for is used.
+debian_uri() {
+    local f uri=
+    for f in /etc/apt/sources.list.d/debian.sources; do
+        [ -r "$f" ] && uri=$(awk '/^URIs:/ {print $2; exit}' "$f")
+    done
+    if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
+        uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ {
+                     for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}
+                   }' /etc/apt/sources.list)
+    fi
+    [ -n "$uri" ] || { echo "deps: no Debian archive URI found in apt sources" >&2; exit 1; }
+    echo "$uri"
+}
+
+LIST=/etc/apt/sources.list.d/sp-mem-arm.sources
+need_update=0
+if [ ! -e "$LIST" ]; then
+    uri=$(debian_uri)
+    key=/usr/share/keyrings/debian-archive-keyring.gpg
+    $SUDO tee "$LIST" >/dev/null <<EOT
+# Added by sp-mem-arm scripts/deps.sh: meson >= $MESON_MIN from backports,
+# and source packages (QEMU's is only in unstable).
+Types: deb deb-src
+URIs: $uri
+Suites: bookworm-backports
+Components: main
+Signed-By: $key
+
+Types: deb-src
+URIs: $uri
+Suites: bookworm unstable
+Components: main
+Signed-By: $key
+EOT
+    need_update=1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    have_pkg "$p" || missing+=("$p")
+done
+
+if [ $need_update = 1 ] || [ ${#missing[@]} -gt 0 ] || ! meson_ok; then
+    $SUDO apt-get update -q
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if ! meson_ok; then
+    echo "deps: installing meson from bookworm-backports"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+        -t bookworm-backports meson
+fi
+meson_ok || { echo "deps: meson >= $MESON_MIN still missing" >&2; exit 1; }

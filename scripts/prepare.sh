@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Unpack the pinned QEMU source once, then bring it to "pristine + our patch
+# series + our files".  Only files whose content changes are rewritten, so
+# the next build is incremental.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+PATCHES=$TOP/patches
+G() { git -C "$QEMU_SRC" -c user.name=sp-mem -c user.email=sp-mem@localhost "$@"; }
+
+unpack() {
+    local tmp
+    echo "prepare: unpacking $DSC"
+    tmp=$(mktemp -d "$TOP/.unpack.XXXXXX")
+    dpkg-source --no-check -x "$SRC_CACHE/$DSC" "$tmp/qemu" >/dev/null
+    rm -rf "$QEMU_SRC"
+    mv "$tmp/qemu" "$QEMU_SRC"
+    rm -rf "$tmp"
+    # A git baseline lets us revert exactly the files the series touches.
+    G init -q
+    G add -A -f .
+    G commit -q -m "qemu $QEMU_DEB_VERSION (Debian source, patches applied)"
+    G tag pristine
+    echo "$QEMU_DEB_VERSION" > "$QEMU_SRC/.sp-mem-pristine"
+}
+
+series_id() {
+    (cd "$PATCHES" && cat series $(sed -e '/^#/d' series)) | sha256sum | cut -d' ' -f1
+}
+
+apply_series() {
+    local id p
+    id=$(series_id)
+    [ "$(cat "$QEMU_SRC/.sp-mem-series" 2>/dev/null)" = "$id" ] && return 0
+    echo "prepare: applying patch series"
+    G reset -q --hard pristine
+    while read -r p; do
+        case "$p" in ''|'#'*) continue ;; esac
+        G apply --whitespace=nowarn "$PATCHES/$p" ||
+            { echo "prepare: patch $p does not apply" >&2; exit 1; }
+    done < "$PATCHES/series"
+    echo "$id" > "$QEMU_SRC/.sp-mem-series"
+}
+
+overlay() {
+    local f manifest=$QEMU_SRC/.sp-mem-overlay new
+    new=$(mktemp)
+    (cd "$TOP" && for f in $OVERLAY_DIRS; do
+         [ ! -d "$f" ] || find "$f" -type f
+     done | sort) > "$new"
+    while read -r f; do
+        if ! cmp -s "$TOP/$f" "$QEMU_SRC/$f"; then
+            mkdir -p "$(dirname "$QEMU_SRC/$f")"
+            cp "$TOP/$f" "$QEMU_SRC/$f"
+        fi
+    done < "$new"
+    # Files we no longer provide go back to upstream's version, or away.
+    if [ -f "$manifest" ]; then
+        comm -23 "$manifest" "$new" | while read -r f; do
+            if G cat-file -e "pristine:$f" 2>/dev/null; then
+                G checkout -q pristine -- "$f"
+            else
+                rm -f "$QEMU_SRC/$f"
+            fi
+        done
+    fi
+    mv "$new" "$manifest"
+}
+
+if [ "$(cat "$QEMU_SRC/.sp-mem-pristine" 2>/dev/null)" != "$QEMU_DEB_VERSION" ]; then
+    unpack
+fi
+apply_series
+overlay
