@@ -1,0 +1,215 @@
+/*
+ * Specific-purpose memory device
+ *
+ * A cold-plugged memory device whose range firmware describes as
+ * specific-purpose (soft reserved) memory of a NUMA node, so that the
+ * guest keeps it away from its general-purpose allocator and hands it to
+ * a driver instead.  Placement, mapping and migration follow pc-dimm: the
+ * memory device framework picks the address inside device memory and the
+ * backend's RAM migrates with the device.
+ *
+ * Copyright (c) 2026 The sp-mem-arm authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/boards.h"
+#include "hw/mem/memory-device.h"
+#include "hw/mem/sp-mem.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qemu/module.h"
+#include "system/hostmem.h"
+#include "system/numa.h"
+
+static void sp_mem_check_node(SpMemDevice *spm, MachineState *ms,
+                              Error **errp)
+{
+    NumaState *numa = ms->numa_state;
+
+    if (!numa || !numa->num_nodes || numa->implicit) {
+        error_setg(errp, "'" SP_MEM_NODE_PROP "' %" PRIu32 " is not a"
+                   " configured NUMA node", spm->node);
+        error_append_hint(errp, "sp-mem memory belongs to a NUMA node given"
+                          " with -numa node,nodeid=%" PRIu32 "\n", spm->node);
+        return;
+    }
+    if (spm->node >= numa->num_nodes) {
+        error_setg(errp, "'" SP_MEM_NODE_PROP "' %" PRIu32 " is not a"
+                   " configured NUMA node (configured: 0-%d)", spm->node,
+                   numa->num_nodes - 1);
+    }
+}
+
+/*
+ * Called by the machine's hotplug handler before realize.  Everything that
+ * can be wrong with the configuration is refused here, before the memory
+ * device framework reserves an address range for the device.
+ */
+void sp_mem_pre_plug(SpMemDevice *spm, MachineState *ms, Error **errp)
+{
+    ERRP_GUARD();
+
+    if (!spm->hostmem) {
+        error_setg(errp, "'" SP_MEM_MEMDEV_PROP "' property is required");
+        return;
+    }
+    if (host_memory_backend_is_mapped(spm->hostmem)) {
+        error_setg(errp, "memory backend '%s' is already in use",
+                   object_get_canonical_path_component(OBJECT(spm->hostmem)));
+        return;
+    }
+    sp_mem_check_node(spm, ms, errp);
+    if (*errp) {
+        return;
+    }
+    if (!ms->device_memory) {
+        error_setg(errp, "sp-mem needs device memory, but the machine has"
+                   " none");
+        error_append_hint(errp, "Add 'maxmem' to -m, at least the RAM size"
+                          " plus the size of all sp-mem backends, for"
+                          " example -m 1G,maxmem=4G\n");
+        return;
+    }
+    memory_device_pre_plug(MEMORY_DEVICE(spm), ms, errp);
+}
+
+void sp_mem_plug(SpMemDevice *spm, MachineState *ms)
+{
+    MemoryRegion *mr = host_memory_backend_get_memory(spm->hostmem);
+
+    memory_device_plug(MEMORY_DEVICE(spm), ms);
+    vmstate_register_ram(mr, DEVICE(spm));
+}
+
+static void sp_mem_realize(DeviceState *dev, Error **errp)
+{
+    SpMemDevice *spm = SP_MEM(dev);
+
+    /*
+     * Only a machine that places the device (through its hotplug handler)
+     * can describe it to the guest; anywhere else it would be a range the
+     * guest never hears of.
+     */
+    if (!qdev_get_hotplug_handler(dev)) {
+        error_setg(errp, "machine type '%s' does not support sp-mem",
+                   MACHINE_GET_CLASS(qdev_get_machine())->name);
+        return;
+    }
+    /* The machine's pre_plug handler checked the backend already. */
+    host_memory_backend_set_mapped(spm->hostmem, true);
+}
+
+static void sp_mem_unrealize(DeviceState *dev)
+{
+    SpMemDevice *spm = SP_MEM(dev);
+
+    host_memory_backend_set_mapped(spm->hostmem, false);
+}
+
+static void sp_mem_get_size(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    ERRP_GUARD();
+    uint64_t value;
+
+    value = memory_device_get_region_size(MEMORY_DEVICE(obj), errp);
+    if (*errp) {
+        return;
+    }
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void sp_mem_init(Object *obj)
+{
+    object_property_add(obj, SP_MEM_SIZE_PROP, "uint64", sp_mem_get_size,
+                        NULL, NULL, NULL);
+}
+
+static uint64_t sp_mem_md_get_addr(const MemoryDeviceState *md)
+{
+    return SP_MEM(md)->addr;
+}
+
+static void sp_mem_md_set_addr(MemoryDeviceState *md, uint64_t addr,
+                               Error **errp)
+{
+    object_property_set_uint(OBJECT(md), SP_MEM_ADDR_PROP, addr, errp);
+}
+
+static MemoryRegion *sp_mem_md_get_memory_region(MemoryDeviceState *md,
+                                                 Error **errp)
+{
+    SpMemDevice *spm = SP_MEM(md);
+
+    if (!spm->hostmem) {
+        error_setg(errp, "'" SP_MEM_MEMDEV_PROP "' property is required");
+        return NULL;
+    }
+    return host_memory_backend_get_memory(spm->hostmem);
+}
+
+static void sp_mem_md_fill_device_info(const MemoryDeviceState *md,
+                                       MemoryDeviceInfo *info)
+{
+    SpMemDeviceInfo *si = g_new0(SpMemDeviceInfo, 1);
+    const SpMemDevice *spm = SP_MEM(md);
+    const DeviceState *dev = DEVICE(md);
+
+    si->id = g_strdup(dev->id);
+    si->addr = spm->addr;
+    si->size = memory_device_get_region_size(md, NULL);
+    si->node = spm->node;
+    si->memdev = object_get_canonical_path(OBJECT(spm->hostmem));
+
+    info->u.sp_mem.data = si;
+    info->type = MEMORY_DEVICE_INFO_KIND_SP_MEM;
+}
+
+static const Property sp_mem_properties[] = {
+    DEFINE_PROP_UINT64(SP_MEM_ADDR_PROP, SpMemDevice, addr, 0),
+    DEFINE_PROP_UINT32(SP_MEM_NODE_PROP, SpMemDevice, node, 0),
+    DEFINE_PROP_LINK(SP_MEM_MEMDEV_PROP, SpMemDevice, hostmem,
+                     TYPE_MEMORY_BACKEND, HostMemoryBackend *),
+};
+
+static void sp_mem_class_init(ObjectClass *oc, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+    MemoryDeviceClass *mdc = MEMORY_DEVICE_CLASS(oc);
+
+    dc->realize = sp_mem_realize;
+    dc->unrealize = sp_mem_unrealize;
+    dc->hotpluggable = false;
+    dc->desc = "Specific-purpose (soft reserved) memory";
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    device_class_set_props(dc, sp_mem_properties);
+
+    mdc->get_addr = sp_mem_md_get_addr;
+    mdc->set_addr = sp_mem_md_set_addr;
+    mdc->get_plugged_size = memory_device_get_region_size;
+    mdc->get_memory_region = sp_mem_md_get_memory_region;
+    mdc->fill_device_info = sp_mem_md_fill_device_info;
+}
+
+static const TypeInfo sp_mem_info = {
+    .name          = TYPE_SP_MEM,
+    .parent        = TYPE_DEVICE,
+    .instance_size = sizeof(SpMemDevice),
+    .instance_init = sp_mem_init,
+    .class_init    = sp_mem_class_init,
+    .interfaces = (const InterfaceInfo[]) {
+        { TYPE_MEMORY_DEVICE },
+        { }
+    },
+};
+
+static void sp_mem_register_types(void)
+{
+    type_register_static(&sp_mem_info);
+}
+
+type_init(sp_mem_register_types)
