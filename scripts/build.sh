@@ -11,16 +11,5 @@ bash "$TOP/scripts/prepare.sh"
 mkdir -p "$CCACHE_DIR"
 ccache -M 5G >/dev/null
 
-if [ ! -f "$BUILD/build.ninja" ]; then
-    echo "build: configuring in $BUILD"
-    mkdir -p "$BUILD"
-    (cd "$BUILD" && "$QEMU_SRC/configure" \
-        --python=/usr/bin/python3 \
-        --target-list=aarch64-softmmu \
-        --without-default-features \
-        --enable-fdt=system \
-        --disable-docs --disable-user --disable-tools \
-        --disable-install-blobs) > "$BUILD/configure.log" 2>&1 ||
-        { tail -30 "$BUILD/configure.log" >&2; rm -f "$BUILD/build.ninja"; exit 1; }
-fi
+configure_qemu "$QEMU_SRC" "$BUILD"
 ninja -C "$BUILD" qemu-system-aarch64 "$@"

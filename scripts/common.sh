@@ -19,7 +19,32 @@ QEMU_SRC=$TOP/qemu-src
 BUILD=$TOP/build
 QEMU=$BUILD/qemu-system-aarch64
 
+# The unpacked tree without our changes, and its build (for comparisons).
+PRISTINE_SRC=$TOP/qemu-pristine
+PRISTINE_BUILD=$TOP/build-pristine
+
 # Our files, laid over the upstream tree at the same paths.
 OVERLAY_DIRS="hw include tests docs"
 
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+# Let clones at other paths (CI) hit the same cache entries.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+
+# configure_qemu SRC BUILD: configure once, for arm virt and the tests only.
+configure_qemu() {
+    local src=$1 build=$2
+    [ -f "$build/build.ninja" ] && return 0
+    echo "configure: $src -> $build"
+    mkdir -p "$build"
+    (cd "$build" && "$src/configure" \
+        --python=/usr/bin/python3 \
+        --cc="ccache gcc" --cxx="ccache g++" \
+        --target-list=aarch64-softmmu \
+        --without-default-features \
+        --enable-fdt=system \
+        --disable-docs --disable-user --disable-tools \
+        --disable-install-blobs) > "$build/configure.log" 2>&1 ||
+        { tail -30 "$build/configure.log" >&2; rm -f "$build/build.ninja"; return 1; }
+}
+QEMU_PRISTINE=$PRISTINE_BUILD/qemu-system-aarch64

@@ -2,26 +2,27 @@
 # Install what building and testing the patched emulator needs, from
 # Debian's archive only.  ipxe-qemu, qemu-system-data and seabios provide
 # the option ROMs and boot ROMs that Debian's stripped QEMU source lacks
-# and that upstream qtests load (scripts/check.sh links them in).  Idempotent: when everything is present it does
+# and that upstream qtests load (scripts/check.sh links them in).
+# qemu-efi-aarch64 is the UEFI firmware bios-tables-test boots (bzip2 makes
+# QEMU's build declare that test), acpica-tools decodes ACPI tables and
+# dt-schema validates device trees against our binding.  Idempotent: when everything is present it does
 # no network access and returns in well under a second.
 set -euo pipefail
 
 PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
       python3 python3-venv device-tree-compiler
-      ipxe-qemu qemu-system-data seabios)
+      ipxe-qemu qemu-system-data seabios
+      bzip2 qemu-efi-aarch64 acpica-tools dt-schema)
 MESON_MIN=1.5
 
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
-have_pkg() {
-    dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed
-}
-
 meson_ok() {
-    command -v meson >/dev/null 2>&1 &&
-    dpkg --compare-versions "$(meson --version 2>/dev/null)" ge "$MESON_MIN"
+    local v
+    v=$(dpkg-query -W -f='${Version}' meson 2>/dev/null) &&
+    dpkg --compare-versions "$v" ge "$MESON_MIN"
 }
 
 # The archive URI and keyring come from the machine's own Debian source
@@ -63,10 +64,11 @@ EOT
     need_update=1
 fi
 
-missing=()
-for p in "${PKGS[@]}"; do
-    have_pkg "$p" || missing+=("$p")
-done
+# One dpkg-query for all packages keeps the no-op case fast.
+mapfile -t missing < <(
+    { dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null
+      printf '%s wanted\n' "${PKGS[@]}"; } |
+    awk '$2 == "installed" {have[$1] = 1} $2 == "wanted" && !have[$1] {print $1}')
 
 if [ $need_update = 1 ] || [ ${#missing[@]} -gt 0 ] || ! meson_ok; then
     $SUDO apt-get update -q
