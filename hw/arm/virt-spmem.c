@@ -15,6 +15,7 @@
 #include "qapi/error.h"
 #include "hw/arm/virt.h"
 #include "hw/arm/virt-spmem.h"
+#include "hw/acpi/aml-build.h"
 #include "hw/boards.h"
 #include "hw/mem/memory-device.h"
 #include "hw/mem/sp-mem.h"
@@ -42,6 +43,19 @@ void virt_spmem_pre_plug(VirtMachineState *vms, DeviceState *dev,
 void virt_spmem_plug(VirtMachineState *vms, DeviceState *dev)
 {
     sp_mem_plug(SP_MEM(dev), MACHINE(vms));
+}
+
+/* The sp-mem entries of @list, which is sorted by address. */
+static GPtrArray *spmem_infos(MemoryDeviceInfoList *list)
+{
+    GPtrArray *spmems = g_ptr_array_new();
+
+    for (MemoryDeviceInfoList *m = list; m; m = m->next) {
+        if (m->value->type == MEMORY_DEVICE_INFO_KIND_SP_MEM) {
+            g_ptr_array_add(spmems, m->value->u.sp_mem.data);
+        }
+    }
+    return spmems;
 }
 
 /*
@@ -130,14 +144,9 @@ static void spmem_fdt_distance_map(MachineState *ms, void *fdt)
 void virt_spmem_modify_dtb(const struct arm_boot_info *binfo, void *fdt)
 {
     g_autoptr(MemoryDeviceInfoList) md_list = qmp_memory_device_list();
-    g_autoptr(GPtrArray) spmems = g_ptr_array_new();
+    g_autoptr(GPtrArray) spmems = spmem_infos(md_list);
     int acells, scells;
 
-    for (MemoryDeviceInfoList *m = md_list; m; m = m->next) {
-        if (m->value->type == MEMORY_DEVICE_INFO_KIND_SP_MEM) {
-            g_ptr_array_add(spmems, m->value->u.sp_mem.data);
-        }
-    }
     if (!spmems->len) {
         return;
     }
@@ -148,4 +157,38 @@ void virt_spmem_modify_dtb(const struct arm_boot_info *binfo, void *fdt)
         spmem_fdt_add_node(fdt, acells, scells, g_ptr_array_index(spmems, i));
     }
     spmem_fdt_distance_map(MACHINE(qdev_get_machine()), fdt);
+}
+
+/*
+ * SRAT Memory Affinity structures for device memory: one Enabled +
+ * Specific-Purpose entry per sp-mem device at its node, and the
+ * hot-pluggable umbrella over the rest of device memory, split so that
+ * no sp-mem byte has two affinities.  Without sp-mem this is the single
+ * umbrella entry virt always had.
+ */
+void virt_spmem_build_srat(GArray *table_data, MachineState *ms)
+{
+    g_autoptr(MemoryDeviceInfoList) md_list = qmp_memory_device_list();
+    g_autoptr(GPtrArray) spmems = spmem_infos(md_list);
+    const int hotplug_node = ms->numa_state->num_nodes - 1;
+    uint64_t cur = ms->device_memory->base;
+    const uint64_t end = cur + memory_region_size(&ms->device_memory->mr);
+
+    for (int i = 0; i < spmems->len; i++) {
+        const SpMemDeviceInfo *si = g_ptr_array_index(spmems, i);
+
+        if (si->addr > cur) {
+            build_srat_memory(table_data, cur, si->addr - cur, hotplug_node,
+                              MEM_AFFINITY_HOTPLUGGABLE |
+                              MEM_AFFINITY_ENABLED);
+        }
+        build_srat_memory(table_data, si->addr, si->size, si->node,
+                          MEM_AFFINITY_ENABLED |
+                          MEM_AFFINITY_SPECIFIC_PURPOSE);
+        cur = si->addr + si->size;
+    }
+    if (end > cur) {
+        build_srat_memory(table_data, cur, end - cur, hotplug_node,
+                          MEM_AFFINITY_HOTPLUGGABLE | MEM_AFFINITY_ENABLED);
+    }
 }
