@@ -11,6 +11,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include <libfdt.h>
 
 /* virt: RAM starts at 1 GiB, device memory at the next GiB after RAM. */
 #define RAM_BASE        0x40000000ULL
@@ -404,6 +405,279 @@ static void test_runtime_refusals(void)
     qtest_quit(qts);
 }
 
+/*
+ * Device tree checks.  QEMU writes the tree it hands to the guest with
+ * -machine dumpdtb=FILE and exits; the tests read it back with libfdt.
+ */
+static void *dump_dtb(const char *args, size_t *size)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *cmd = NULL;
+    g_autofree char *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) gerr = NULL;
+    char *fdt = NULL;
+    gsize len;
+    int status = -1, fd;
+
+    fd = g_file_open_tmp("spmem-dtb-XXXXXX", &path, &gerr);
+    g_assert_no_error(gerr);
+    close(fd);
+    cmd = g_strdup_printf("%s -M virt,dumpdtb=%s -display none -nodefaults "
+                          "-monitor none -serial none -accel qtest %s",
+                          qtest_qemu_binary(NULL), path, args);
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                          child_alarm, NULL, NULL, &err, &status, &gerr));
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        g_test_message("cmd: %s", cmd);
+        g_test_message("stderr: %s", err);
+    }
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_true(g_file_get_contents(path, &fdt, &len, &gerr));
+    g_assert_no_error(gerr);
+    unlink(path);
+    g_assert_cmpint(fdt_check_header(fdt), ==, 0);
+    g_assert_cmpuint(fdt_totalsize(fdt), <=, len);
+    if (size) {
+        *size = len;
+    }
+    return fdt;
+}
+
+static uint64_t fdt_read_cells(const fdt32_t *p, int cells)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < cells; i++) {
+        v = (v << 32) | fdt32_to_cpu(p[i]);
+    }
+    return v;
+}
+
+typedef struct DtRange {
+    uint64_t addr, size;
+    uint32_t node;
+} DtRange;
+
+/* Check one sp-mem node of /reserved-memory against what was configured. */
+static void check_dt_spmem(const void *fdt, const DtRange *r)
+{
+    static const char compat[] = "qemu,sp-mem\0special-purpose";
+    g_autofree char *path = g_strdup_printf("/reserved-memory/sp-mem@%"
+                                            PRIx64, r->addr);
+    int rm = fdt_path_offset(fdt, "/reserved-memory");
+    int off = fdt_path_offset(fdt, path);
+    int ac = fdt_address_cells(fdt, rm), sc = fdt_size_cells(fdt, rm);
+    const fdt32_t *reg, *nid;
+    const void *prop;
+    int len;
+
+    g_assert_cmpint(off, >=, 0);
+    reg = fdt_getprop(fdt, off, "reg", &len);
+    g_assert_nonnull(reg);
+    g_assert_cmpint(len, ==, (ac + sc) * 4);
+    g_assert_cmphex(fdt_read_cells(reg, ac), ==, r->addr);
+    g_assert_cmphex(fdt_read_cells(reg + ac, sc), ==, r->size);
+    prop = fdt_getprop(fdt, off, "no-map", &len);
+    g_assert_nonnull(prop);
+    g_assert_cmpint(len, ==, 0);
+    nid = fdt_getprop(fdt, off, "numa-node-id", &len);
+    g_assert_nonnull(nid);
+    g_assert_cmpint(len, ==, 4);
+    g_assert_cmpuint(fdt32_to_cpu(*nid), ==, r->node);
+    prop = fdt_getprop(fdt, off, "compatible", &len);
+    g_assert_nonnull(prop);
+    g_assert_cmpmem(prop, len, compat, sizeof(compat));
+    g_assert_cmpint(fdt_node_check_compatible(fdt, off, "special-purpose"),
+                    ==, 0);
+}
+
+/*
+ * The whole tree: exactly @n sp-mem children, each as configured, none
+ * of them overlapped by a /memory node, and a distance map with
+ * @nodes nodes whose distances are @dist (NULL: 10 local, 20 remote).
+ */
+static void check_dt(const void *fdt, const DtRange *r, int n, int nodes,
+                     const uint32_t *dist)
+{
+    const fdt32_t *matrix;
+    int rm, off, len, count = 0;
+
+    rm = fdt_path_offset(fdt, "/reserved-memory");
+    g_assert_cmpint(rm, >=, 0);
+    g_assert_cmpint(fdt_address_cells(fdt, rm), ==, 2);
+    g_assert_cmpint(fdt_size_cells(fdt, rm), ==, 2);
+    g_assert_nonnull(fdt_getprop(fdt, rm, "ranges", &len));
+    g_assert_cmpint(len, ==, 0);
+
+    fdt_for_each_subnode(off, fdt, rm) {
+        if (!fdt_node_check_compatible(fdt, off, "qemu,sp-mem")) {
+            count++;
+        }
+    }
+    g_assert_cmpint(count, ==, n);
+
+    for (int i = 0; i < n; i++) {
+        check_dt_spmem(fdt, &r[i]);
+    }
+
+    /* No /memory node (device_type "memory") may cover an sp-mem byte. */
+    fdt_for_each_subnode(off, fdt, 0) {
+        const char *type = fdt_getprop(fdt, off, "device_type", NULL);
+        const fdt32_t *reg;
+
+        if (!type || strcmp(type, "memory")) {
+            continue;
+        }
+        reg = fdt_getprop(fdt, off, "reg", &len);
+        g_assert_nonnull(reg);
+        for (int j = 0; j + 4 <= len / 4; j += 4) {
+            uint64_t base = fdt_read_cells(reg + j, 2);
+            uint64_t size = fdt_read_cells(reg + j + 2, 2);
+
+            for (int i = 0; i < n; i++) {
+                g_assert_true(base + size <= r[i].addr ||
+                              r[i].addr + r[i].size <= base);
+            }
+        }
+    }
+
+    off = fdt_path_offset(fdt, "/distance-map");
+    g_assert_cmpint(off, >=, 0);
+    g_assert_cmpint(fdt_node_check_compatible(fdt, off,
+                                              "numa-distance-map-v1"), ==, 0);
+    matrix = fdt_getprop(fdt, off, "distance-matrix", &len);
+    g_assert_nonnull(matrix);
+    g_assert_cmpint(len, ==, nodes * nodes * 3 * 4);
+    for (int i = 0; i < nodes; i++) {
+        for (int j = 0; j < nodes; j++) {
+            const fdt32_t *e = matrix + (i * nodes + j) * 3;
+            uint32_t want = dist ? dist[i * nodes + j] : (i == j ? 10 : 20);
+
+            g_assert_cmpuint(fdt32_to_cpu(e[0]), ==, i);
+            g_assert_cmpuint(fdt32_to_cpu(e[1]), ==, j);
+            g_assert_cmpuint(fdt32_to_cpu(e[2]), ==, want);
+        }
+    }
+}
+
+static void test_dt_one_device(void)
+{
+    const DtRange r[] = { { DEVMEM_BASE, SPMEM_SIZE, 1 } };
+    g_autofree void *fdt = dump_dtb(NUMA3 BACKEND("m1")
+                                    "-device sp-mem,memdev=m1,node=1", NULL);
+
+    check_dt(fdt, r, ARRAY_SIZE(r), 3, NULL);
+}
+
+static void test_dt_two_devices(void)
+{
+    const DtRange r[] = {
+        { 0xc0000000ULL, SPMEM_SIZE, 1 },
+        { 0x100000000ULL, 512 * MiB, 2 },
+    };
+    g_autofree void *fdt = dump_dtb(NUMA3 BACKEND("m1")
+                                    "-object memory-backend-ram,id=m2,"
+                                    "size=512M "
+                                    "-device sp-mem,memdev=m1,node=1,"
+                                    "addr=0xc0000000 "
+                                    "-device sp-mem,memdev=m2,node=2,"
+                                    "addr=0x100000000", NULL);
+
+    check_dt(fdt, r, ARRAY_SIZE(r), 3, NULL);
+}
+
+/* Eight devices over four nodes, two of which also have RAM. */
+static void test_dt_several_devices(void)
+{
+    g_autoptr(GString) args = g_string_new(
+        "-m 2G,maxmem=6G -smp 2 "
+        "-object memory-backend-ram,id=r0,size=1G "
+        "-object memory-backend-ram,id=r1,size=1G "
+        "-numa node,nodeid=0,memdev=r0,cpus=0 "
+        "-numa node,nodeid=1,memdev=r1,cpus=1 "
+        "-numa node,nodeid=2 -numa node,nodeid=3 ");
+    DtRange r[8];
+    g_autofree void *fdt = NULL;
+
+    for (int i = 0; i < ARRAY_SIZE(r); i++) {
+        /* virt: device memory starts at the GiB after 2G of RAM. */
+        r[i] = (DtRange) { 0xc0000000ULL + i * 128 * MiB, 128 * MiB, i % 4 };
+        g_string_append_printf(args, "-object memory-backend-ram,id=s%d,"
+                               "size=128M -device sp-mem,memdev=s%d,node=%d ",
+                               i, i, r[i].node);
+    }
+    fdt = dump_dtb(args->str, NULL);
+    check_dt(fdt, r, ARRAY_SIZE(r), 4, NULL);
+}
+
+/* Distances the user gives with -numa dist end up in the distance map. */
+static void test_dt_user_distances(void)
+{
+    const DtRange r[] = { { DEVMEM_BASE, SPMEM_SIZE, 2 } };
+    const uint32_t dist[] = {
+        10, 30, 40,
+        30, 10, 50,
+        40, 50, 10,
+    };
+    g_autofree void *fdt = dump_dtb(NUMA3 BACKEND("m1")
+                                    "-numa dist,src=0,dst=1,val=30 "
+                                    "-numa dist,src=0,dst=2,val=40 "
+                                    "-numa dist,src=1,dst=2,val=50 "
+                                    "-device sp-mem,memdev=m1,node=2", NULL);
+
+    check_dt(fdt, r, ARRAY_SIZE(r), 3, dist);
+}
+
+/*
+ * A -dtb tree gets the same nodes.  The user's tree here is the machine's
+ * own, with a /reserved-memory node of its own that must survive.
+ */
+static void test_dt_user_dtb(void)
+{
+    const DtRange r[] = {
+        { DEVMEM_BASE, SPMEM_SIZE, 1 },
+        { DEVMEM_BASE + SPMEM_SIZE, SPMEM_SIZE, 2 },
+    };
+    g_autofree char *path = NULL;
+    g_autofree char *args = NULL;
+    g_autofree void *user = NULL;
+    g_autofree void *fdt = NULL;
+    size_t len;
+    int fd, rm, off;
+
+    user = dump_dtb(NUMA3, &len);
+    g_assert_cmpint(fdt_path_offset(user, "/reserved-memory"), <, 0);
+    g_assert_cmpint(fdt_open_into(user, user, len), ==, 0);
+    rm = fdt_add_subnode(user, 0, "reserved-memory");
+    g_assert_cmpint(rm, >=, 0);
+    g_assert_cmpint(fdt_setprop_u32(user, rm, "#address-cells", 2), ==, 0);
+    g_assert_cmpint(fdt_setprop_u32(user, rm, "#size-cells", 2), ==, 0);
+    g_assert_cmpint(fdt_setprop(user, rm, "ranges", NULL, 0), ==, 0);
+    off = fdt_add_subnode(user, rm, "fw@7f000000");
+    g_assert_cmpint(off, >=, 0);
+    g_assert_cmpint(fdt_setprop_u64(user, off, "reg", 0x7f000000), ==, 0);
+    g_assert_cmpint(fdt_appendprop_u64(user, off, "reg", 0x100000), ==, 0);
+    g_assert_cmpint(fdt_pack(user), ==, 0);
+
+    fd = g_file_open_tmp("spmem-user-XXXXXX.dtb", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, user, fdt_totalsize(user)), ==,
+                    fdt_totalsize(user));
+    close(fd);
+
+    args = g_strdup_printf("-dtb %s " NUMA3 BACKEND("m1") BACKEND("m2")
+                           "-device sp-mem,memdev=m1,node=1 "
+                           "-device sp-mem,memdev=m2,node=2", path);
+    fdt = dump_dtb(args, NULL);
+    unlink(path);
+    check_dt(fdt, r, ARRAY_SIZE(r), 3, NULL);
+    g_assert_cmpint(fdt_path_offset(fdt, "/reserved-memory/fw@7f000000"),
+                    >=, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
@@ -436,6 +710,11 @@ int main(int argc, char **argv)
                    test_mixed_memory_devices);
     qtest_add_func("/arm/spmem/data-path", test_data_path);
     qtest_add_func("/arm/spmem/runtime-refusals", test_runtime_refusals);
+    qtest_add_func("/arm/spmem/dt/one-device", test_dt_one_device);
+    qtest_add_func("/arm/spmem/dt/two-devices", test_dt_two_devices);
+    qtest_add_func("/arm/spmem/dt/several-devices", test_dt_several_devices);
+    qtest_add_func("/arm/spmem/dt/user-distances", test_dt_user_distances);
+    qtest_add_func("/arm/spmem/dt/user-dtb", test_dt_user_dtb);
 
     ret = g_test_run();
     unlink(dummy_fw);
