@@ -15,6 +15,9 @@ export QTEST_QEMU_BINARY=$QEMU
 export MALLOC_PERTURB_=${MALLOC_PERTURB_:-$((RANDOM % 255 + 1))}
 LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
+# Like "meson test": from the build directory, where tests/data and
+# pc-bios/ are found.
+cd "$BUILD" || exit 1
 
 pass=0 fail=0 skip=0 bad_bins=()
 for spec in "$@"; do
