@@ -5,7 +5,9 @@
 # and that upstream qtests load (scripts/check.sh links them in).
 # qemu-efi-aarch64 is the UEFI firmware bios-tables-test boots (bzip2 makes
 # QEMU's build declare that test), acpica-tools decodes ACPI tables and
-# dt-schema validates device trees against our binding.  Idempotent: when everything is present it does
+# dt-schema validates device trees against our binding.  The guests are
+# built with gcc-aarch64-linux-gnu against arm64 packages (libfdt-dev:arm64,
+# fetched by the guest scripts), hence the arm64 foreign architecture.  Idempotent: when everything is present it does
 # no network access and returns in well under a second.
 set -euo pipefail
 
@@ -13,7 +15,8 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
       python3 python3-venv device-tree-compiler
       ipxe-qemu qemu-system-data seabios
-      bzip2 qemu-efi-aarch64 acpica-tools dt-schema)
+      bzip2 qemu-efi-aarch64 acpica-tools dt-schema
+      gcc-aarch64-linux-gnu make)
 MESON_MIN=1.5
 
 SUDO=
@@ -61,6 +64,11 @@ Suites: bookworm unstable
 Components: main
 Signed-By: $key
 EOT
+    need_update=1
+fi
+
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
     need_update=1
 fi
 
