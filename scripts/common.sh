@@ -48,3 +48,8 @@ configure_qemu() {
         { tail -30 "$build/configure.log" >&2; rm -f "$build/build.ninja"; return 1; }
 }
 QEMU_PRISTINE=$PRISTINE_BUILD/qemu-system-aarch64
+
+# For the test scripts: one "ok"/"FAIL" line per check, counted.
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }

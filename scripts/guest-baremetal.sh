@@ -44,9 +44,6 @@ declare -A SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
 declare -A ADDR=([s0]=0x80000000 [s1]=0x84000000)
 declare -A BYTES=([s0]=0x4000000 [s1]=0x2000000)
 
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 finish() {
     echo "guest-baremetal: $pass passed, $fail failed"
     [ "$fail" = 0 ]

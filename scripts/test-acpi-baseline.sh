@@ -14,9 +14,6 @@ set -uo pipefail
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 # mismatches BUILD CASE: "TABLE ACTUAL-AML-FILE" per mismatching table
 mismatches() {

@@ -14,9 +14,6 @@ set -uo pipefail
 BINDINGS=$TOP/docs/devicetree/bindings
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 # dumpdtb BINARY OUT ARGS...: the tree the guest would get, without the
 # random seeds so that two runs can be compared.
