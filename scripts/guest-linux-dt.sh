@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Boot Debian's arm64 Linux directly (-kernel, device tree, no firmware)
+# on the patched emulator with two file-backed sp-mem devices, and check
+# what Linux reports: the /reserved-memory nodes, NUMA nodes, /proc/iomem,
+# MemTotal, and a word each way through /dev/mem.  Needs
+# build/qemu-system-aarch64 (scripts/build.sh); does not build QEMU.
+# Last line: "guest-linux-dt: N passed, N failed".
+#
+# Choices:
+#  - Kernel: the package linux-image-cloud-arm64 depends on (resolved
+#    with apt-cache), if its /boot/config-* has NUMA and OF_NUMA; else
+#    the one linux-image-arm64 depends on.  The cloud flavour boots
+#    faster (fewer drivers) and is enough for virt.  Its /boot/vmlinuz-*
+#    is an uncompressed arm64 Image.
+#  - busybox-static:arm64 for the userland.  Both .debs are fetched with
+#    "apt-get download" into the cache and unpacked with dpkg-deb into
+#    build/guest/linux/ (not installed).
+#  - The initramfs (newc, gzip) is written by guest/linux/mkinitramfs.py:
+#    busybox, our guest/linux/init and a /dev/console node; no cpio tool.
+#  - /dev/mem is used through "busybox devmem" (mmap of /dev/mem): read()
+#    of /dev/mem only covers mapped RAM on arm64, and STRICT_DEVMEM allows
+#    mmap of a range that is neither RAM nor claimed by a driver.
+#  - Words, 64-bit little-endian, for a device at guest-physical BASE on
+#    node N:  host  H = 0x484f535400000000 ^ BASE ^ N at file offset 0x1000,
+#             guest G = 0x4c494e5800000000 ^ BASE ^ N at file offset 0x2000.
+set -uo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
+
+GUEST_SRC=$TOP/guest/linux
+OUT=$BUILD/guest/linux
+DEB_CACHE=$CACHE/guest
+TIMEOUT=120
+
+DEVS=(s0 s1)
+declare -A SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
+declare -A ADDR=([s0]=0x80000000 [s1]=0x84000000)
+declare -A BYTES=([s0]=0x4000000 [s1]=0x2000000)
+HOST_OFF=0x1000 GUEST_OFF=0x2000
+
+finish() {
+    echo "guest-linux-dt: $pass passed, $fail failed"
+    [ "$fail" = 0 ]
+    exit
+}
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+# deb PKG: path of the cached arm64 .deb of PKG, downloaded if missing.
+deb() {
+    local pkg=$1 f
+    f=$(compgen -G "$DEB_CACHE/${pkg}_*_arm64.deb" | sort -V | tail -1)
+    if [ -z "$f" ]; then
+        echo "guest-linux-dt: downloading $pkg:arm64 to $DEB_CACHE" >&2
+        mkdir -p "$DEB_CACHE"
+        (cd "$DEB_CACHE" && { apt-get download -qq "$pkg:arm64" ||
+             { $SUDO apt-get update -q >/dev/null &&
+               apt-get download -qq "$pkg:arm64"; }; }) 2>&1 |
+            grep -v 'unsandboxed as root' >&2
+        f=$(compgen -G "$DEB_CACHE/${pkg}_*_arm64.deb" | sort -V | tail -1)
+    fi
+    [ -n "$f" ] && echo "$f"
+}
+
+# kernel_of META: the linux-image-* package the metapackage depends on.
+kernel_of() {
+    apt-cache depends "$1:arm64" 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {sub(/:arm64$/, "", $2); print $2; exit}'
+}
+
+# unpack PKG DIR: unpack the .deb of PKG into DIR once (marker file).
+unpack() {
+    local pkg=$1 dir=$2 f
+    [ -f "$dir/.pkg" ] && [ "$(cat "$dir/.pkg")" = "$pkg" ] && return 0
+    f=$(deb "$pkg") || return 1
+    rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$f" "$dir" &&
+        echo "$pkg" > "$dir/.pkg"
+}
+
+# --- kernel, busybox, initramfs -------------------------------------------
+bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+kpkg=
+for meta in linux-image-cloud-arm64 linux-image-arm64; do
+    p=$(kernel_of "$meta")
+    [ -n "$p" ] || continue
+    if unpack "$p" "$OUT/$meta" &&
+       grep -qx 'CONFIG_NUMA=y' "$OUT/$meta"/boot/config-* &&
+       grep -qx 'CONFIG_OF_NUMA=y' "$OUT/$meta"/boot/config-*; then
+        kpkg=$p
+        KERNEL=$(compgen -G "$OUT/$meta/boot/vmlinuz-*" | head -1)
+        break
+    fi
+    echo "guest-linux-dt: $p lacks NUMA/OF_NUMA or did not unpack" >&2
+done
+if [ -n "$kpkg" ] && [ -f "$KERNEL" ]; then
+    ok "kernel $kpkg (NUMA=y, OF_NUMA=y): ${KERNEL#"$TOP"/}"
+else
+    bad "no arm64 kernel package with NUMA and OF_NUMA"
+    finish
+fi
+if unpack busybox-static "$OUT/busybox" && [ -x "$OUT/busybox/bin/busybox" ]; then
+    :
+else
+    bad "fetch and unpack busybox-static:arm64"
+    finish
+fi
+INITRD=$OUT/initrd.cpio.gz
+if python3 "$GUEST_SRC/mkinitramfs.py" "$INITRD" "$OUT/busybox/bin/busybox" \
+        "$GUEST_SRC/init"; then
+    ok "initramfs ${INITRD#"$TOP"/} ($(stat -c %s "$INITRD") bytes)"
+else
+    bad "build initramfs"
+    finish
+fi
+
+[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
+
+# --- backends and host words ------------------------------------------------
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+word() { printf '0x%016x' $(( $1 ^ $2 ^ $3 )); }   # word PREFIX BASE NODE
+host_word()  { word 0x484f535400000000 "${ADDR[$1]}" "${NODE[$1]}"; }
+guest_word() { word 0x4c494e5800000000 "${ADDR[$1]}" "${NODE[$1]}"; }
+# put_word FILE OFFSET VALUE / get_word FILE OFFSET: 64-bit little-endian.
+put_word() {
+    python3 -c 'import struct,sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2],0)); f.write(struct.pack("<Q",int(sys.argv[3],0)))' "$@"
+}
+get_word() {
+    python3 -c 'import struct,sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2],0)); print("0x%016x" % struct.unpack("<Q",f.read(8)))' "$@"
+}
+
+args=()
+for d in "${DEVS[@]}"; do
+    truncate -s "${SIZE[$d]}" "$tmp/$d"
+    put_word "$tmp/$d" "$HOST_OFF" "$(host_word "$d")"
+    args+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$tmp/$d,share=on"
+           -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
+done
+
+# --- boot ------------------------------------------------------------------
+# cortex-a57: the fastest CPU model for TCG here (no pointer
+# authentication to emulate); -no-reboot turns a panic into an exit.
+# shellcheck disable=SC2054   # commas inside option values
+BASEARGS=(-M virt -cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
+          -display none -serial stdio -monitor none -no-reboot
+          -object memory-backend-ram,id=ram0,size=1G
+          -numa node,nodeid=0,memdev=ram0,cpus=0-1
+          -numa node,nodeid=1 -numa node,nodeid=2
+          -kernel "$KERNEL" -initrd "$INITRD"
+          -append "console=ttyAMA0 panic=-1 quiet rdinit=/init")
+QARGS=("${BASEARGS[@]}" "${args[@]}")
+t0=$(date +%s%N)
+timeout "$TIMEOUT" "$QEMU" "${QARGS[@]}" < /dev/null 2>&1 | tr -d '\r' > "$tmp/out"
+rc=${PIPESTATUS[0]}
+secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')
+cp "$tmp/out" "$OUT/boot.log"
+echo "guest-linux-dt: boot took ${secs}s (log: ${OUT#"$TOP"/}/boot.log)"
+grep '^spmem-' "$tmp/out" | grep -v '^spmem-iomem-all' | sed 's/^/  guest: /'
+
+log() { sed 's/^/    /' "$tmp/out"; }
+if [ "$rc" = 0 ] && grep -qx 'spmem-done' "$tmp/out"; then
+    ok "QEMU exited 0 by itself after the guest finished, in ${secs}s"
+elif [ "$rc" = 124 ]; then
+    bad "QEMU still running after ${TIMEOUT}s; output:"; log
+else
+    bad "QEMU exited $rc (guest finished: $(grep -c '^spmem-done' "$tmp/out")); output:"; log
+fi
+
+for d in "${DEVS[@]}"; do
+    a=${ADDR[$d]} name=sp-mem@${ADDR[$d]#0x}
+    reg=$(printf '%016x%016x' "$a" "${BYTES[$d]}")
+    want="spmem-dt $name reg=$reg numa-node-id=${NODE[$d]} no-map=yes compatible=qemu,sp-mem,special-purpose,"
+    if grep -qFx -- "$want" "$tmp/out"; then
+        ok "$d: /reserved-memory/$name reg=<$a ${BYTES[$d]}> numa-node-id=${NODE[$d]} no-map, compatible qemu,sp-mem + special-purpose"
+    else
+        bad "$d: no line '$want'; got: $(grep "^spmem-dt $name" "$tmp/out")"
+    fi
+
+    lines=$(grep "^spmem-iomem $name " "$tmp/out")
+    if [ -z "$lines" ]; then
+        bad "$d: the guest printed no /proc/iomem result for $name"
+    elif grep -q 'System RAM' <<< "$lines"; then
+        bad "$d: $name overlaps System RAM in /proc/iomem: $lines"
+    else
+        ok "$d: not System RAM in /proc/iomem (overlapping: ${lines#"spmem-iomem $name "})"
+    fi
+
+    haddr=$(printf '0x%x' $((a + HOST_OFF)))
+    want="spmem-read $name $haddr $(host_word "$d")"
+    if grep -qFx -- "$want" "$tmp/out"; then
+        ok "$d: guest read the host word $(host_word "$d") at $haddr via /dev/mem"
+    else
+        bad "$d: want '$want'; got: $(grep "^spmem-read $name" "$tmp/out")"
+    fi
+
+    got=$(get_word "$tmp/$d" "$GUEST_OFF")
+    if [ "$got" = "$(guest_word "$d")" ]; then
+        ok "$d: host file holds the guest word $got at offset $GUEST_OFF"
+    else
+        bad "$d: file offset $GUEST_OFF holds $got, want $(guest_word "$d"); guest: $(grep "^spmem-write $name" "$tmp/out")"
+    fi
+done
+
+if grep -qx 'spmem-dt-count 2' "$tmp/out"; then
+    ok "exactly 2 sp-mem nodes under /proc/device-tree/reserved-memory"
+else
+    bad "sp-mem node count: $(grep '^spmem-dt-count' "$tmp/out")"
+fi
+
+# The same machine without sp-mem: MemTotal must be the same, so not one
+# page of sp-mem was counted as RAM.  Its nodes 1 and 2 must be known to
+# Linux too (each node costs some memory): -numa dist with the default
+# values makes virt emit the same /distance-map that sp-mem brings.
+timeout "$TIMEOUT" "$QEMU" "${BASEARGS[@]}" \
+    -numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=20 \
+    -numa dist,src=1,dst=2,val=20 < /dev/null 2>&1 |
+    tr -d '\r' > "$tmp/out0"
+kb=$(awk '/^spmem-MemTotal:/ {print $2}' "$tmp/out")
+kb0=$(awk '/^spmem-MemTotal:/ {print $2}' "$tmp/out0")
+if [ -n "$kb" ] && [ "$kb" = "$kb0" ]; then
+    ok "MemTotal ${kb} kB, the same as without sp-mem (sp-mem not counted as RAM)"
+else
+    bad "MemTotal '${kb}' kB with sp-mem, '${kb0}' kB without"
+fi
+if grep -qx 'spmem-dt-count 0' "$tmp/out0"; then
+    ok "without sp-mem: no sp-mem node under /proc/device-tree/reserved-memory"
+else
+    bad "without sp-mem: $(grep '^spmem-dt-count' "$tmp/out0" || echo 'no count line')"
+fi
+
+nodes=$(sed -n 's/^spmem-nodes //p' "$tmp/out")
+missing=
+for n in node0 node1 node2; do
+    grep -qw "$n" <<< "$nodes" || missing+=" $n"
+done
+if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$tmp/out"; then
+    ok "/sys/devices/system/node has node0 node1 node2 ($nodes; online $(sed -n 's/^spmem-node-online //p' "$tmp/out"))"
+else
+    bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep '^spmem-dmesg' "$tmp/out" | tr '\n' ' ')"
+fi
+
+finish
