@@ -33,7 +33,6 @@ GUEST_SRC=$TOP/guest/baremetal
 GUEST_BUILD=$BUILD/guest
 LIBFDT_DIR=$GUEST_BUILD/libfdt
 ELF=$GUEST_BUILD/sp-mem-guest.elf
-DEB_CACHE=$CACHE/guest
 TIMEOUT=60
 
 # The devices: id, size, NUMA node, and where QEMU places them (the
@@ -52,25 +51,10 @@ finish() {
 
 # --- tools and libfdt (idempotent, no network when all is present) -------
 bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
-SUDO=
-[ "$(id -u)" = 0 ] || SUDO=sudo
-if [ ! -f "$LIBFDT_DIR/usr/lib/aarch64-linux-gnu/libfdt.a" ]; then
-    if ! compgen -G "$DEB_CACHE/libfdt-dev_*_arm64.deb" >/dev/null; then
-        echo "guest-baremetal: downloading libfdt-dev:arm64 to $DEB_CACHE"
-        mkdir -p "$DEB_CACHE"
-        # A stale arm64 package list is refreshed once.
-        (cd "$DEB_CACHE" && { apt-get download -qq libfdt-dev:arm64 ||
-             { $SUDO apt-get update -q >/dev/null &&
-               apt-get download -qq libfdt-dev:arm64; }; }) 2>&1 |
-            grep -v 'unsandboxed as root'
-    fi
-    deb=$(compgen -G "$DEB_CACHE/libfdt-dev_*_arm64.deb" | sort -V | tail -1)
-    rm -rf "$LIBFDT_DIR"
-    mkdir -p "$LIBFDT_DIR"
-    if [ -z "$deb" ] || ! dpkg-deb -x "$deb" "$LIBFDT_DIR"; then
-        bad "fetch and unpack libfdt-dev:arm64"
-        finish
-    fi
+if ! arm64_unpack libfdt-dev "$LIBFDT_DIR" ||
+   [ ! -f "$LIBFDT_DIR/usr/lib/aarch64-linux-gnu/libfdt.a" ]; then
+    bad "fetch and unpack libfdt-dev:arm64"
+    finish
 fi
 
 # --- build -------------------------------------------------------------

@@ -29,7 +29,6 @@ set -uo pipefail
 
 GUEST_SRC=$TOP/guest/linux
 OUT=$BUILD/guest/linux
-DEB_CACHE=$CACHE/guest
 TIMEOUT=120
 
 DEVS=(s0 s1)
@@ -44,39 +43,12 @@ finish() {
     exit
 }
 
-SUDO=
-[ "$(id -u)" = 0 ] || SUDO=sudo
-
-# deb PKG: path of the cached arm64 .deb of PKG, downloaded if missing.
-deb() {
-    local pkg=$1 f
-    f=$(compgen -G "$DEB_CACHE/${pkg}_*_arm64.deb" | sort -V | tail -1)
-    if [ -z "$f" ]; then
-        echo "guest-linux-dt: downloading $pkg:arm64 to $DEB_CACHE" >&2
-        mkdir -p "$DEB_CACHE"
-        (cd "$DEB_CACHE" && { apt-get download -qq "$pkg:arm64" ||
-             { $SUDO apt-get update -q >/dev/null &&
-               apt-get download -qq "$pkg:arm64"; }; }) 2>&1 |
-            grep -v 'unsandboxed as root' >&2
-        f=$(compgen -G "$DEB_CACHE/${pkg}_*_arm64.deb" | sort -V | tail -1)
-    fi
-    [ -n "$f" ] && echo "$f"
-}
-
 # kernel_of META: the linux-image-* package the metapackage depends on.
 kernel_of() {
     apt-cache depends "$1:arm64" 2>/dev/null |
         awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {sub(/:arm64$/, "", $2); print $2; exit}'
 }
 
-# unpack PKG DIR: unpack the .deb of PKG into DIR once (marker file).
-unpack() {
-    local pkg=$1 dir=$2 f
-    [ -f "$dir/.pkg" ] && [ "$(cat "$dir/.pkg")" = "$pkg" ] && return 0
-    f=$(deb "$pkg") || return 1
-    rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$f" "$dir" &&
-        echo "$pkg" > "$dir/.pkg"
-}
 
 # --- kernel, busybox, initramfs -------------------------------------------
 bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
@@ -84,7 +56,7 @@ kpkg=
 for meta in linux-image-cloud-arm64 linux-image-arm64; do
     p=$(kernel_of "$meta")
     [ -n "$p" ] || continue
-    if unpack "$p" "$OUT/$meta" &&
+    if arm64_unpack "$p" "$OUT/$meta" &&
        grep -qx 'CONFIG_NUMA=y' "$OUT/$meta"/boot/config-* &&
        grep -qx 'CONFIG_OF_NUMA=y' "$OUT/$meta"/boot/config-*; then
         kpkg=$p
@@ -99,7 +71,7 @@ else
     bad "no arm64 kernel package with NUMA and OF_NUMA"
     finish
 fi
-if unpack busybox-static "$OUT/busybox" && [ -x "$OUT/busybox/bin/busybox" ]; then
+if arm64_unpack busybox-static "$OUT/busybox" && [ -x "$OUT/busybox/bin/busybox" ]; then
     :
 else
     bad "fetch and unpack busybox-static:arm64"
