@@ -72,10 +72,12 @@ echo
 bash "$TOP/scripts/guest-baremetal.sh" | tee -a "$summary" || rc=1
 echo
 bash "$TOP/scripts/guest-linux-dt.sh" | tee -a "$summary" || rc=1
+echo
+bash "$TOP/scripts/guest-uboot.sh" | tee -a "$summary" || rc=1
 
 echo
 echo "check: finished in $(( $(date +%s) - start ))s"
-awk '/^(qtest|dt|acpi|guest-baremetal|guest-linux-dt): [0-9]+ passed, [0-9]+ failed/ {
+awk '/^(qtest|dt|acpi|guest-[a-z-]+): [0-9]+ passed, [0-9]+ failed/ {
          p += $2; f += $4; if ($6 != "") s += $6
      }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$summary"

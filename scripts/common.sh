@@ -54,33 +54,37 @@ pass=0 fail=0
 ok()  { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
-# For the guest scripts: arm64 packages from Debian, cached as .debs in
-# $GUEST_DEBS and unpacked (not installed) into the build directory.
+# For the guest scripts: arm64 (or Architecture: all) packages from Debian,
+# cached as .debs in $GUEST_DEBS and unpacked (not installed) into the
+# build directory.
 GUEST_DEBS=$CACHE/guest
 
-# arm64_deb PKG: path of the cached .deb of PKG:arm64, downloaded if missing.
-arm64_deb() {
+# guest_deb PKG: path of the cached .deb of PKG:arm64 (or of PKG when it is
+# Architecture: all), downloaded if missing.
+guest_deb() {
     local pkg=$1 f sudo=
     [ "$(id -u)" = 0 ] || sudo=sudo
-    f=$(compgen -G "$GUEST_DEBS/${pkg}_*_arm64.deb" | sort -V | tail -1)
+    f=$(compgen -G "$GUEST_DEBS/${pkg}_*_*.deb" | sort -V | tail -1)
     if [ -z "$f" ]; then
-        echo "downloading $pkg:arm64 to $GUEST_DEBS" >&2
+        echo "downloading $pkg to $GUEST_DEBS" >&2
         mkdir -p "$GUEST_DEBS"
-        # A stale arm64 package list is refreshed once.
-        (cd "$GUEST_DEBS" && { apt-get download -qq "$pkg:arm64" ||
-             { $sudo apt-get update -q >/dev/null &&
-               apt-get download -qq "$pkg:arm64"; }; }) 2>&1 |
+        # A stale package list is refreshed once.
+        (cd "$GUEST_DEBS" && { download_deb "$pkg" ||
+             { $sudo apt-get update -q >/dev/null && download_deb "$pkg"; }; }) 2>&1 |
             grep -v 'unsandboxed as root' >&2
-        f=$(compgen -G "$GUEST_DEBS/${pkg}_*_arm64.deb" | sort -V | tail -1)
+        f=$(compgen -G "$GUEST_DEBS/${pkg}_*_*.deb" | sort -V | tail -1)
     fi
     [ -n "$f" ] && echo "$f"
 }
+download_deb() {
+    apt-get download -qq "$1:arm64" 2>/dev/null || apt-get download -qq "$1"
+}
 
-# arm64_unpack PKG DIR: unpack the .deb of PKG:arm64 into DIR, once.
-arm64_unpack() {
+# guest_unpack PKG DIR: unpack the .deb of PKG into DIR, once.
+guest_unpack() {
     local pkg=$1 dir=$2 f
     [ -f "$dir/.pkg" ] && [ "$(cat "$dir/.pkg")" = "$pkg" ] && return 0
-    f=$(arm64_deb "$pkg") || return 1
+    f=$(guest_deb "$pkg") || return 1
     rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$f" "$dir" &&
         echo "$pkg" > "$dir/.pkg"
 }

@@ -16,7 +16,7 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       python3 python3-venv device-tree-compiler
       ipxe-qemu qemu-system-data seabios
       bzip2 qemu-efi-aarch64 acpica-tools dt-schema
-      gcc-aarch64-linux-gnu make)
+      gcc-aarch64-linux-gnu make u-boot-tools e2fsprogs)
 MESON_MIN=1.5
 
 SUDO=

@@ -51,7 +51,7 @@ finish() {
 
 # --- tools and libfdt (idempotent, no network when all is present) -------
 bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
-if ! arm64_unpack libfdt-dev "$LIBFDT_DIR" ||
+if ! guest_unpack libfdt-dev "$LIBFDT_DIR" ||
    [ ! -f "$LIBFDT_DIR/usr/lib/aarch64-linux-gnu/libfdt.a" ]; then
     bad "fetch and unpack libfdt-dev:arm64"
     finish

@@ -26,16 +26,12 @@
 set -uo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
+# shellcheck source=scripts/guest-linux-lib.sh
+. "$(dirname "$0")/guest-linux-lib.sh"
 
 GUEST_SRC=$TOP/guest/linux
 OUT=$BUILD/guest/linux
 TIMEOUT=120
-
-DEVS=(s0 s1)
-declare -A SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
-declare -A ADDR=([s0]=0x80000000 [s1]=0x84000000)
-declare -A BYTES=([s0]=0x4000000 [s1]=0x2000000)
-HOST_OFF=0x1000 GUEST_OFF=0x2000
 
 finish() {
     echo "guest-linux-dt: $pass passed, $fail failed"
@@ -43,40 +39,11 @@ finish() {
     exit
 }
 
-# kernel_of META: the linux-image-* package the metapackage depends on.
-kernel_of() {
-    apt-cache depends "$1:arm64" 2>/dev/null |
-        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {sub(/:arm64$/, "", $2); print $2; exit}'
-}
-
 
 # --- kernel, busybox, initramfs -------------------------------------------
 bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
-kpkg=
-for meta in linux-image-cloud-arm64 linux-image-arm64; do
-    p=$(kernel_of "$meta")
-    [ -n "$p" ] || continue
-    if arm64_unpack "$p" "$OUT/$meta" &&
-       grep -qx 'CONFIG_NUMA=y' "$OUT/$meta"/boot/config-* &&
-       grep -qx 'CONFIG_OF_NUMA=y' "$OUT/$meta"/boot/config-*; then
-        kpkg=$p
-        KERNEL=$(compgen -G "$OUT/$meta/boot/vmlinuz-*" | head -1)
-        break
-    fi
-    echo "guest-linux-dt: $p lacks NUMA/OF_NUMA or did not unpack" >&2
-done
-if [ -n "$kpkg" ] && [ -f "$KERNEL" ]; then
-    ok "kernel $kpkg (NUMA=y, OF_NUMA=y): ${KERNEL#"$TOP"/}"
-else
-    bad "no arm64 kernel package with NUMA and OF_NUMA"
-    finish
-fi
-if arm64_unpack busybox-static "$OUT/busybox" && [ -x "$OUT/busybox/bin/busybox" ]; then
-    :
-else
-    bad "fetch and unpack busybox-static:arm64"
-    finish
-fi
+linux_kernel NUMA OF_NUMA
+linux_busybox
 INITRD=$OUT/initrd.cpio.gz
 if python3 "$GUEST_SRC/mkinitramfs.py" "$INITRD" "$OUT/busybox/bin/busybox" \
         "$GUEST_SRC/init"; then
@@ -91,16 +58,6 @@ fi
 # --- backends and host words ------------------------------------------------
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-word() { printf '0x%016x' $(( $1 ^ $2 ^ $3 )); }   # word PREFIX BASE NODE
-host_word()  { word 0x484f535400000000 "${ADDR[$1]}" "${NODE[$1]}"; }
-guest_word() { word 0x4c494e5800000000 "${ADDR[$1]}" "${NODE[$1]}"; }
-# put_word FILE OFFSET VALUE / get_word FILE OFFSET: 64-bit little-endian.
-put_word() {
-    python3 -c 'import struct,sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2],0)); f.write(struct.pack("<Q",int(sys.argv[3],0)))' "$@"
-}
-get_word() {
-    python3 -c 'import struct,sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2],0)); print("0x%016x" % struct.unpack("<Q",f.read(8)))' "$@"
-}
 
 args=()
 for d in "${DEVS[@]}"; do

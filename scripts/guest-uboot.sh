@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Boot Debian's arm64 Linux through U-Boot (-bios u-boot.bin) on the
+# patched emulator with two file-backed sp-mem devices: U-Boot's distro
+# boot finds our boot script on a virtio disk, the script loads the kernel
+# and initramfs from that disk and runs booti with U-Boot's control device
+# tree (the tree QEMU built, /reserved-memory included).  Checks what Linux
+# reports: the /reserved-memory nodes, /proc/iomem, NUMA nodes and a word
+# each way through /dev/mem, as scripts/guest-linux-dt.sh does, plus that
+# the boot went through U-Boot and the script.  Needs
+# build/qemu-system-aarch64 (scripts/build.sh); does not build QEMU.
+# Last line: "guest-uboot: N passed, N failed".
+#
+# Choices:
+#  - Firmware: Debian's u-boot-qemu (Architecture: all), its
+#    usr/lib/u-boot/qemu_arm64/u-boot.bin.  The .deb is fetched with
+#    "apt-get download" into the cache and unpacked with dpkg-deb into
+#    build/guest/uboot/ (not installed).
+#  - Kernel, busybox and initramfs: the same as guest-linux-dt.sh (the
+#    kernel linux-image-cloud-arm64 depends on, busybox-static:arm64,
+#    guest/linux/init packed by guest/linux/mkinitramfs.py), written
+#    under build/guest/uboot/ so the two scenarios do not share files.
+#  - How U-Boot gets the script: its default bootcmd is distro boot over
+#    boot_targets "qfw usb0 scsi0 virtio0 ...".  No -kernel is given, so
+#    qfw has nothing to load; virtio0 finds /boot.scr on partition 1 of a
+#    virtio-mmio disk.  U-Boot wants a partition table for partition 1,
+#    so the disk is an MBR (written here in Python) followed by an ext2
+#    file system made with "mkfs.ext2 -d" (e2fsprogs): no root, no loop
+#    device, no mtools.  boot.scr comes from guest/uboot/boot.cmd via
+#    mkimage (u-boot-tools, installed by scripts/deps.sh).
+#  - Addresses: U-Boot's own kernel_addr_r 0x40400000 and ramdisk_addr_r
+#    0x44000000; the kernel Image (~27 MiB) ends well below the ramdisk.
+#    U-Boot relocates itself and its device tree to the top of the 1 GiB
+#    of RAM; sp-mem lies above RAM (0x80000000), outside U-Boot's DRAM.
+set -uo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
+# shellcheck source=scripts/guest-linux-lib.sh
+. "$(dirname "$0")/guest-linux-lib.sh"
+
+LINUX_SRC=$TOP/guest/linux
+UBOOT_SRC=$TOP/guest/uboot
+OUT=$BUILD/guest/uboot
+TIMEOUT=180
+
+finish() {
+    echo "guest-uboot: $pass passed, $fail failed"
+    [ "$fail" = 0 ]
+    exit
+}
+
+# --- tools --------------------------------------------------------------------
+bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+command -v mkimage >/dev/null || { bad "no mkimage (package u-boot-tools)"; finish; }
+MKFS=$(command -v mkfs.ext2 || echo /sbin/mkfs.ext2)
+[ -x "$MKFS" ] || { bad "no mkfs.ext2 (package e2fsprogs)"; finish; }
+
+# --- U-Boot ---------------------------------------------------------------------
+UBOOT=$OUT/u-boot-qemu/usr/lib/u-boot/qemu_arm64/u-boot.bin
+if guest_unpack u-boot-qemu "$OUT/u-boot-qemu" && [ -f "$UBOOT" ]; then
+    ok "U-Boot from u-boot-qemu: ${UBOOT#"$TOP"/}"
+else
+    bad "fetch and unpack u-boot-qemu"
+    finish
+fi
+
+# --- kernel, busybox, initramfs ------------------------------------------------
+linux_kernel NUMA OF_NUMA
+linux_busybox
+
+[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- boot disk: MBR + ext2 with boot.scr, Image, initrd --------------------------
+mkdir -p "$tmp/fs"
+INITRD=$tmp/fs/initrd
+if python3 "$LINUX_SRC/mkinitramfs.py" "$INITRD" "$OUT/busybox/bin/busybox" \
+        "$LINUX_SRC/init" &&
+   cp "$KERNEL" "$tmp/fs/Image" &&
+   mkimage -A arm64 -O linux -T script -C none -n "sp-mem U-Boot guest" \
+        -d "$UBOOT_SRC/boot.cmd" "$tmp/fs/boot.scr" >/dev/null; then
+    :
+else
+    bad "build initramfs and boot.scr"
+    finish
+fi
+cp "$tmp/fs/boot.scr" "$OUT/boot.scr"
+# ext2 sized to its contents plus 8 MiB, starting at sector 2048.
+fsmb=$(( $(du -sm "$tmp/fs" | cut -f1) + 8 ))
+DISK=$OUT/disk.img
+if "$MKFS" -q -F -L spmem-boot -d "$tmp/fs" "$tmp/fs.img" "${fsmb}M" >/dev/null &&
+   python3 - "$tmp/mbr" "$((fsmb * 2048))" <<'PY' &&
+import struct, sys
+out, sectors = sys.argv[1], int(sys.argv[2])
+# One bootable Linux partition at LBA 2048; CHS fields unused (0xfe 0xff 0xff).
+ent = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", 2048, sectors)
+mbr = bytearray(1 << 20)
+mbr[446:462] = ent
+mbr[510:512] = b"\x55\xaa"
+open(out, "wb").write(mbr)
+PY
+   cat "$tmp/mbr" "$tmp/fs.img" > "$DISK"; then
+    ok "boot disk ${DISK#"$TOP"/}: MBR + ext2 with boot.scr, Image, initrd ($(stat -c %s "$DISK") bytes)"
+else
+    bad "build the boot disk"
+    finish
+fi
+
+# --- backends and host words ------------------------------------------------
+
+args=()
+for d in "${DEVS[@]}"; do
+    truncate -s "${SIZE[$d]}" "$tmp/$d"
+    put_word "$tmp/$d" "$HOST_OFF" "$(host_word "$d")"
+    args+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$tmp/$d,share=on"
+           -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
+done
+
+# --- boot ------------------------------------------------------------------
+# The machine of guest-linux-dt.sh, with -bios instead of -kernel.  The
+# disk is read-only to QEMU (snapshot=on): U-Boot and Linux never write it.
+# shellcheck disable=SC2054   # commas inside option values
+QARGS=(-M virt -cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
+       -display none -serial stdio -monitor none -no-reboot
+       -object memory-backend-ram,id=ram0,size=1G
+       -numa node,nodeid=0,memdev=ram0,cpus=0-1
+       -numa node,nodeid=1 -numa node,nodeid=2
+       -bios "$UBOOT"
+       -drive "if=none,file=$DISK,format=raw,id=d0,snapshot=on"
+       -device virtio-blk-device,drive=d0
+       "${args[@]}")
+t0=$(date +%s%N)
+timeout "$TIMEOUT" "$QEMU" "${QARGS[@]}" < /dev/null 2>&1 | tr -d '\r' > "$tmp/out"
+rc=${PIPESTATUS[0]}
+secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')
+cp "$tmp/out" "$OUT/boot.log"
+echo "guest-uboot: boot took ${secs}s (log: ${OUT#"$TOP"/}/boot.log)"
+grep -E '^(spmem-|U-Boot 20|Found U-Boot script)' "$tmp/out" |
+    grep -v '^spmem-iomem-all' | sed 's/^/  guest: /'
+
+log() { sed 's/^/    /' "$tmp/out"; }
+if [ "$rc" = 0 ] && grep -qx 'spmem-done' "$tmp/out"; then
+    ok "QEMU exited 0 by itself after the guest finished, in ${secs}s"
+elif [ "$rc" = 124 ]; then
+    bad "QEMU still running after ${TIMEOUT}s; output:"; log
+else
+    bad "QEMU exited $rc (guest finished: $(grep -c '^spmem-done' "$tmp/out")); output:"; log
+fi
+
+# Through U-Boot and our script, in that order, before Linux ran /init.
+ub=$(grep -n -m1 '^U-Boot 20' "$tmp/out" | cut -d: -f1)
+found=$(grep -n -m1 -x 'Found U-Boot script /boot.scr' "$tmp/out" | cut -d: -f1)
+sc=$(grep -n -m1 '^spmem-uboot-script booti ' "$tmp/out" | cut -d: -f1)
+kl=$(grep -n -m1 '^spmem-kernel ' "$tmp/out" | cut -d: -f1)
+if [ -n "$ub" ] && [ -n "$found" ] && [ -n "$sc" ] && [ -n "$kl" ] &&
+   [ "$ub" -lt "$found" ] && [ "$found" -lt "$sc" ] && [ "$sc" -lt "$kl" ] &&
+   ! grep -q '^spmem-uboot-script booti failed' "$tmp/out"; then
+    ok "booted through $(sed -n "${ub}p" "$tmp/out" | cut -d' ' -f1-2), distro boot found /boot.scr, the script ran booti: $(sed -n "${sc}p" "$tmp/out" | cut -d' ' -f3-)"
+else
+    bad "no U-Boot -> boot.scr -> booti -> Linux sequence (U-Boot line ${ub:-none}, script found ${found:-none}, booti ${sc:-none}, Linux /init ${kl:-none})"
+fi
+
+for d in "${DEVS[@]}"; do
+    a=${ADDR[$d]} name=sp-mem@${ADDR[$d]#0x}
+    reg=$(printf '%016x%016x' "$a" "${BYTES[$d]}")
+    want="spmem-dt $name reg=$reg numa-node-id=${NODE[$d]} no-map=yes compatible=qemu,sp-mem,special-purpose,"
+    if grep -qFx -- "$want" "$tmp/out"; then
+        ok "$d: /reserved-memory/$name reg=<$a ${BYTES[$d]}> numa-node-id=${NODE[$d]} no-map, compatible qemu,sp-mem + special-purpose"
+    else
+        bad "$d: no line '$want'; got: $(grep "^spmem-dt $name" "$tmp/out")"
+    fi
+
+    lines=$(grep "^spmem-iomem $name " "$tmp/out")
+    if [ -z "$lines" ]; then
+        bad "$d: the guest printed no /proc/iomem result for $name"
+    elif grep -q 'System RAM' <<< "$lines"; then
+        bad "$d: $name overlaps System RAM in /proc/iomem: $lines"
+    else
+        ok "$d: not System RAM in /proc/iomem (overlapping: ${lines#"spmem-iomem $name "})"
+    fi
+
+    haddr=$(printf '0x%x' $((a + HOST_OFF)))
+    want="spmem-read $name $haddr $(host_word "$d")"
+    if grep -qFx -- "$want" "$tmp/out"; then
+        ok "$d: guest read the host word $(host_word "$d") at $haddr via /dev/mem"
+    else
+        bad "$d: want '$want'; got: $(grep "^spmem-read $name" "$tmp/out")"
+    fi
+
+    got=$(get_word "$tmp/$d" "$GUEST_OFF")
+    if [ "$got" = "$(guest_word "$d")" ]; then
+        ok "$d: host file holds the guest word $got at offset $GUEST_OFF"
+    else
+        bad "$d: file offset $GUEST_OFF holds $got, want $(guest_word "$d"); guest: $(grep "^spmem-write $name" "$tmp/out")"
+    fi
+done
+
+if grep -qx 'spmem-dt-count 2' "$tmp/out"; then
+    ok "exactly 2 sp-mem nodes under /proc/device-tree/reserved-memory"
+else
+    bad "sp-mem node count: $(grep '^spmem-dt-count' "$tmp/out")"
+fi
+
+nodes=$(sed -n 's/^spmem-nodes //p' "$tmp/out")
+missing=
+for n in node0 node1 node2; do
+    grep -qw "$n" <<< "$nodes" || missing+=" $n"
+done
+if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$tmp/out"; then
+    ok "/sys/devices/system/node has node0 node1 node2 ($nodes; online $(sed -n 's/^spmem-node-online //p' "$tmp/out"))"
+else
+    bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep '^spmem-dmesg' "$tmp/out" | tr '\n' ' ')"
+fi
+
+finish
