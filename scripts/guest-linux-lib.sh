@@ -64,3 +64,107 @@ linux_busybox() {
     bad "fetch and unpack busybox-static:arm64"
     finish
 }
+
+# check_dt_nodes OUT: the /reserved-memory nodes as the guest read them
+# from /proc/device-tree (lines "spmem-dt ..." of its output file OUT).
+check_dt_nodes() {
+    local out=$1 d a name reg want
+    for d in "${DEVS[@]}"; do
+        a=${ADDR[$d]} name=sp-mem@${ADDR[$d]#0x}
+        reg=$(printf '%016x%016x' "$a" "${BYTES[$d]}")
+        want="spmem-dt $name reg=$reg numa-node-id=${NODE[$d]} no-map=yes compatible=qemu,sp-mem,special-purpose,"
+        if grep -qFx -- "$want" "$out"; then
+            ok "$d: /reserved-memory/$name reg=<$a ${BYTES[$d]}> numa-node-id=${NODE[$d]} no-map, compatible qemu,sp-mem + special-purpose"
+        else
+            bad "$d: no line '$want'; got: $(grep "^spmem-dt $name" "$out")"
+        fi
+    done
+    if grep -qx "spmem-dt-count ${#DEVS[@]}" "$out"; then
+        ok "exactly ${#DEVS[@]} sp-mem nodes under /proc/device-tree/reserved-memory"
+    else
+        bad "sp-mem node count: $(grep '^spmem-dt-count' "$out")"
+    fi
+}
+
+# check_data OUT DEV KEY FILE: device DEV (KEY names it in the guest's
+# lines) is not System RAM in /proc/iomem, the guest read the host word
+# through /dev/mem, and the backend FILE holds the guest's word.
+check_data() {
+    local out=$1 d=$2 key=$3 file=$4 a=${ADDR[$2]} lines haddr want got
+    lines=$(grep "^spmem-iomem $key " "$out")
+    if [ -z "$lines" ]; then
+        bad "$d: the guest printed no /proc/iomem result for $a"
+    elif grep -q 'System RAM' <<< "$lines"; then
+        bad "$d: $a+${BYTES[$d]} overlaps System RAM in /proc/iomem: $lines"
+    else
+        ok "$d: $a+${BYTES[$d]} not System RAM in /proc/iomem (overlapping: $(sed "s/^spmem-iomem $key //" <<< "$lines" | tr '\n' ';'))"
+    fi
+
+    haddr=$(printf '0x%x' $((a + HOST_OFF)))
+    want="spmem-read $key $haddr $(host_word "$d")"
+    if grep -qFx -- "$want" "$out"; then
+        ok "$d: guest read the host word $(host_word "$d") at $haddr via /dev/mem"
+    else
+        bad "$d: want '$want'; got: $(grep "^spmem-read $key" "$out")"
+    fi
+
+    got=$(get_word "$file" "$GUEST_OFF")
+    if [ "$got" = "$(guest_word "$d")" ]; then
+        ok "$d: host file holds the guest word $got at offset $GUEST_OFF after power-off"
+    else
+        bad "$d: file offset $GUEST_OFF holds $got, want $(guest_word "$d"); guest: $(grep "^spmem-write $key" "$out")"
+    fi
+}
+
+# The machine every Linux scenario boots, firmware and kernel aside.
+# cortex-a57: the fastest CPU model for TCG here (no pointer
+# authentication to emulate); -no-reboot turns a panic into an exit.
+# shellcheck disable=SC2054   # commas inside option values
+MACHINE=(-cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
+         -display none -serial stdio -monitor none -no-reboot
+         -object memory-backend-ram,id=ram0,size=1G
+         -numa node,nodeid=0,memdev=ram0,cpus=0-1
+         -numa node,nodeid=1 -numa node,nodeid=2)
+
+# spmem_backends DIR: a backend file per device in DIR, holding the host
+# word; sets SPMEM_ARGS to the matching -object/-device options.
+spmem_backends() {
+    local dir=$1 d
+    SPMEM_ARGS=()
+    for d in "${DEVS[@]}"; do
+        truncate -s "${SIZE[$d]}" "$dir/$d"
+        put_word "$dir/$d" "$HOST_OFF" "$(host_word "$d")"
+        SPMEM_ARGS+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$dir/$d,share=on"
+                     -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
+    done
+}
+
+# boot_guest LOG ARGS...: run QEMU with ARGS under $TIMEOUT; the serial
+# output, without carriage returns and terminal escapes, goes to LOG and
+# $OUT/boot.log; sets rc and secs.
+boot_guest() {
+    local log=$1 t0
+    shift
+    t0=$(date +%s%N)
+    timeout "$TIMEOUT" "$QEMU" "$@" < /dev/null 2>&1 |
+        tr -d '\r' | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g' > "$log"
+    rc=${PIPESTATUS[0]}
+    secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')
+    mkdir -p "$OUT"
+    cp "$log" "$OUT/boot.log"
+    echo "boot took ${secs}s (log: ${OUT#"$TOP"/}/boot.log)"
+}
+
+# check_exit LOG: QEMU stopped by itself after the guest's init finished.
+check_exit() {
+    local log=$1
+    if [ "$rc" = 0 ] && grep -qx 'spmem-done' "$log"; then
+        ok "QEMU exited 0 by itself after the guest finished, in ${secs}s"
+    elif [ "$rc" = 124 ]; then
+        bad "QEMU still running after ${TIMEOUT}s; output:"
+        sed 's/^/    /' "$log"
+    else
+        bad "QEMU exited $rc (guest finished: $(grep -c '^spmem-done' "$log")); output:"
+        sed 's/^/    /' "$log"
+    fi
+}

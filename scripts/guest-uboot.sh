@@ -109,44 +109,22 @@ fi
 
 # --- backends and host words ------------------------------------------------
 
-args=()
-for d in "${DEVS[@]}"; do
-    truncate -s "${SIZE[$d]}" "$tmp/$d"
-    put_word "$tmp/$d" "$HOST_OFF" "$(host_word "$d")"
-    args+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$tmp/$d,share=on"
-           -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
-done
+spmem_backends "$tmp"
 
 # --- boot ------------------------------------------------------------------
-# The machine of guest-linux-dt.sh, with -bios instead of -kernel.  The
+# The shared machine, with -bios instead of -kernel.  The
 # disk is read-only to QEMU (snapshot=on): U-Boot and Linux never write it.
 # shellcheck disable=SC2054   # commas inside option values
-QARGS=(-M virt -cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
-       -display none -serial stdio -monitor none -no-reboot
-       -object memory-backend-ram,id=ram0,size=1G
-       -numa node,nodeid=0,memdev=ram0,cpus=0-1
-       -numa node,nodeid=1 -numa node,nodeid=2
+QARGS=(-M virt "${MACHINE[@]}"
        -bios "$UBOOT"
        -drive "if=none,file=$DISK,format=raw,id=d0,snapshot=on"
        -device virtio-blk-device,drive=d0
-       "${args[@]}")
-t0=$(date +%s%N)
-timeout "$TIMEOUT" "$QEMU" "${QARGS[@]}" < /dev/null 2>&1 | tr -d '\r' > "$tmp/out"
-rc=${PIPESTATUS[0]}
-secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')
-cp "$tmp/out" "$OUT/boot.log"
-echo "guest-uboot: boot took ${secs}s (log: ${OUT#"$TOP"/}/boot.log)"
+       "${SPMEM_ARGS[@]}")
+boot_guest "$tmp/out" "${QARGS[@]}"
 grep -E '^(spmem-|U-Boot 20|Found U-Boot script)' "$tmp/out" |
     grep -v '^spmem-iomem-all' | sed 's/^/  guest: /'
 
-log() { sed 's/^/    /' "$tmp/out"; }
-if [ "$rc" = 0 ] && grep -qx 'spmem-done' "$tmp/out"; then
-    ok "QEMU exited 0 by itself after the guest finished, in ${secs}s"
-elif [ "$rc" = 124 ]; then
-    bad "QEMU still running after ${TIMEOUT}s; output:"; log
-else
-    bad "QEMU exited $rc (guest finished: $(grep -c '^spmem-done' "$tmp/out")); output:"; log
-fi
+check_exit "$tmp/out"
 
 # Through U-Boot and our script, in that order, before Linux ran /init.
 ub=$(grep -n -m1 '^U-Boot 20' "$tmp/out" | cut -d: -f1)
@@ -161,46 +139,10 @@ else
     bad "no U-Boot -> boot.scr -> booti -> Linux sequence (U-Boot line ${ub:-none}, script found ${found:-none}, booti ${sc:-none}, Linux /init ${kl:-none})"
 fi
 
+check_dt_nodes "$tmp/out"
 for d in "${DEVS[@]}"; do
-    a=${ADDR[$d]} name=sp-mem@${ADDR[$d]#0x}
-    reg=$(printf '%016x%016x' "$a" "${BYTES[$d]}")
-    want="spmem-dt $name reg=$reg numa-node-id=${NODE[$d]} no-map=yes compatible=qemu,sp-mem,special-purpose,"
-    if grep -qFx -- "$want" "$tmp/out"; then
-        ok "$d: /reserved-memory/$name reg=<$a ${BYTES[$d]}> numa-node-id=${NODE[$d]} no-map, compatible qemu,sp-mem + special-purpose"
-    else
-        bad "$d: no line '$want'; got: $(grep "^spmem-dt $name" "$tmp/out")"
-    fi
-
-    lines=$(grep "^spmem-iomem $name " "$tmp/out")
-    if [ -z "$lines" ]; then
-        bad "$d: the guest printed no /proc/iomem result for $name"
-    elif grep -q 'System RAM' <<< "$lines"; then
-        bad "$d: $name overlaps System RAM in /proc/iomem: $lines"
-    else
-        ok "$d: not System RAM in /proc/iomem (overlapping: ${lines#"spmem-iomem $name "})"
-    fi
-
-    haddr=$(printf '0x%x' $((a + HOST_OFF)))
-    want="spmem-read $name $haddr $(host_word "$d")"
-    if grep -qFx -- "$want" "$tmp/out"; then
-        ok "$d: guest read the host word $(host_word "$d") at $haddr via /dev/mem"
-    else
-        bad "$d: want '$want'; got: $(grep "^spmem-read $name" "$tmp/out")"
-    fi
-
-    got=$(get_word "$tmp/$d" "$GUEST_OFF")
-    if [ "$got" = "$(guest_word "$d")" ]; then
-        ok "$d: host file holds the guest word $got at offset $GUEST_OFF"
-    else
-        bad "$d: file offset $GUEST_OFF holds $got, want $(guest_word "$d"); guest: $(grep "^spmem-write $name" "$tmp/out")"
-    fi
+    check_data "$tmp/out" "$d" "sp-mem@${ADDR[$d]#0x}" "$tmp/$d"
 done
-
-if grep -qx 'spmem-dt-count 2' "$tmp/out"; then
-    ok "exactly 2 sp-mem nodes under /proc/device-tree/reserved-memory"
-else
-    bad "sp-mem node count: $(grep '^spmem-dt-count' "$tmp/out")"
-fi
 
 nodes=$(sed -n 's/^spmem-nodes //p' "$tmp/out")
 missing=

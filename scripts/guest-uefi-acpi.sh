@@ -74,40 +74,25 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-args=() specs=()
+spmem_backends "$tmp"
+specs=()
 for d in "${DEVS[@]}"; do
-    truncate -s "${SIZE[$d]}" "$tmp/$d"
-    put_word "$tmp/$d" "$HOST_OFF" "$(host_word "$d")"
-    args+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$tmp/$d,share=on"
-           -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
     specs+=("$d:${ADDR[$d]}:${BYTES[$d]}:${NODE[$d]}")
 done
 spmem_arg=$(IFS=,; echo "${specs[*]}")
 cp "$FW_VARS" "$tmp/vars.fd"
 
 # --- boot ------------------------------------------------------------------
-# cortex-a57: the fastest CPU model for TCG here; -no-reboot turns a
-# panic into an exit.  acpi=force: the kernel must not fall back to the
-# (empty) device tree the EFI stub generates.
+# acpi=force: the kernel must not fall back to the (empty) device tree
+# the EFI stub generates.
 # shellcheck disable=SC2054   # commas inside option values
-QARGS=(-M virt,acpi=on -cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
-       -display none -serial stdio -monitor none -no-reboot
+QARGS=(-M virt,acpi=on "${MACHINE[@]}"
        -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on"
        -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd"
-       -object memory-backend-ram,id=ram0,size=1G
-       -numa node,nodeid=0,memdev=ram0,cpus=0-1
-       -numa node,nodeid=1 -numa node,nodeid=2
-       "${args[@]}"
+       "${SPMEM_ARGS[@]}"
        -kernel "$KERNEL" -initrd "$INITRD"
        -append "console=ttyAMA0 acpi=force panic=-1 quiet efi=debug rdinit=/init spmem=$spmem_arg")
-t0=$(date +%s%N)
-timeout "$TIMEOUT" "$QEMU" "${QARGS[@]}" < /dev/null 2>&1 |
-    tr -d '\r' | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g' > "$tmp/out"
-rc=${PIPESTATUS[0]}
-secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')
-mkdir -p "$OUT"
-cp "$tmp/out" "$OUT/boot.log"
-echo "guest-uefi-acpi: boot took ${secs}s (log: ${OUT#"$TOP"/}/boot.log)"
+boot_guest "$tmp/out" "${QARGS[@]}"
 grep -E '^(UEFI firmware|EFI stub)' "$tmp/out" | sed 's/^/  firmware: /'
 grep '^spmem-' "$tmp/out" | grep -vE '^spmem-(iomem-all|srat |cmdline)|efi:   0x' | sed 's/^/  guest: /'
 echo "  guest: UEFI memory map (efi=debug):"
@@ -115,14 +100,7 @@ grep -E '^spmem-dmesg .*efi:   0x' "$tmp/out" | sed 's/^spmem-dmesg /    /'
 echo "  guest: /proc/iomem lines at 0x80000000 and above:"
 awk '/^spmem-iomem-all / {r = $2; sub(/-.*/, "", r); if (length(r) > 8 || r >= "80000000") print "    " substr($0, 17)}' "$tmp/out"
 
-log() { sed 's/^/    /' "$tmp/out"; }
-if [ "$rc" = 0 ] && grep -qx 'spmem-done' "$tmp/out"; then
-    ok "QEMU exited 0 by itself after the guest finished, in ${secs}s"
-elif [ "$rc" = 124 ]; then
-    bad "QEMU still running after ${TIMEOUT}s; output:"; log
-else
-    bad "QEMU exited $rc (guest finished: $(grep -c '^spmem-done' "$tmp/out")); output:"; log
-fi
+check_exit "$tmp/out"
 
 if grep -qx 'spmem-efi yes' "$tmp/out" && grep -qx 'spmem-devicetree no' "$tmp/out" &&
    grep -q '^spmem-srat-size [0-9]' "$tmp/out" &&
@@ -183,30 +161,7 @@ done
 
 # --- iomem and /dev/mem --------------------------------------------------------
 for d in "${DEVS[@]}"; do
-    a=${ADDR[$d]}
-    lines=$(grep "^spmem-iomem $d " "$tmp/out")
-    if [ -z "$lines" ]; then
-        bad "$d: the guest printed no /proc/iomem result for $a"
-    elif grep -q 'System RAM' <<< "$lines"; then
-        bad "$d: $a+${BYTES[$d]} overlaps System RAM in /proc/iomem: $lines"
-    else
-        ok "$d: $a+${BYTES[$d]} not System RAM in /proc/iomem (overlapping: $(sed "s/^spmem-iomem $d //" <<< "$lines" | tr '\n' ';'))"
-    fi
-
-    haddr=$(printf '0x%x' $((a + HOST_OFF)))
-    want="spmem-read $d $haddr $(host_word "$d")"
-    if grep -qFx -- "$want" "$tmp/out"; then
-        ok "$d: guest read the host word $(host_word "$d") at $haddr via /dev/mem"
-    else
-        bad "$d: want '$want'; got: $(grep "^spmem-read $d" "$tmp/out")"
-    fi
-
-    got=$(get_word "$tmp/$d" "$GUEST_OFF")
-    if [ "$got" = "$(guest_word "$d")" ]; then
-        ok "$d: host file holds the guest word $got at offset $GUEST_OFF after power-off"
-    else
-        bad "$d: file offset $GUEST_OFF holds $got, want $(guest_word "$d"); guest: $(grep "^spmem-write $d" "$tmp/out")"
-    fi
+    check_data "$tmp/out" "$d" "$d" "$tmp/$d"
 done
 
 finish
