@@ -31,12 +31,14 @@ kernel_of() {
 }
 
 # linux_kernel CONFIG...: Debian's arm64 cloud kernel (else the generic
-# one) whose config has every CONFIG_...=y named; sets KERNEL and kpkg.
+# one; LINUX_KERNEL_PKG names another linux-image-* package) whose config
+# has every CONFIG_...=y named; sets KERNEL and kpkg.
 linux_kernel() {
     local meta p c ok_cfg
     kpkg=
-    for meta in linux-image-cloud-arm64 linux-image-arm64; do
-        p=$(kernel_of "$meta")
+    for meta in ${LINUX_KERNEL_PKG:-linux-image-cloud-arm64 linux-image-arm64}; do
+        p=$meta
+        [ -n "${LINUX_KERNEL_PKG:-}" ] || p=$(kernel_of "$meta")
         [ -n "$p" ] && guest_unpack "$p" "$OUT/$meta" || continue
         ok_cfg=1
         for c in "$@"; do
