@@ -49,10 +49,16 @@ configure_qemu() {
 }
 QEMU_PRISTINE=$PRISTINE_BUILD/qemu-system-aarch64
 
-# For the test scripts: one "ok"/"FAIL" line per check, counted.
+# For the test scripts: one "ok"/"FAIL" line per check, counted; finish
+# prints "$TEST_NAME: N passed, N failed" and exits, non-zero on failure.
 pass=0 fail=0
 ok()  { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+finish() {
+    echo "$TEST_NAME: $pass passed, $fail failed"
+    [ "$fail" = 0 ]
+    exit
+}
 
 # For the guest scripts: arm64 (or Architecture: all) packages from Debian,
 # cached as .debs in $GUEST_DEBS and unpacked (not installed) into the

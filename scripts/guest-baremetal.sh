@@ -43,11 +43,7 @@ declare -A SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
 declare -A ADDR=([s0]=0x80000000 [s1]=0x84000000)
 declare -A BYTES=([s0]=0x4000000 [s1]=0x2000000)
 
-finish() {
-    echo "guest-baremetal: $pass passed, $fail failed"
-    [ "$fail" = 0 ]
-    exit
-}
+TEST_NAME=guest-baremetal
 
 # --- tools and libfdt (idempotent, no network when all is present) -------
 bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }

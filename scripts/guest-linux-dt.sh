@@ -33,11 +33,7 @@ GUEST_SRC=$TOP/guest/linux
 OUT=$BUILD/guest/linux
 TIMEOUT=120
 
-finish() {
-    echo "guest-linux-dt: $pass passed, $fail failed"
-    [ "$fail" = 0 ]
-    exit
-}
+TEST_NAME=guest-linux-dt
 
 
 # --- kernel, busybox, initramfs -------------------------------------------
@@ -45,13 +41,7 @@ bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
 linux_kernel NUMA OF_NUMA
 linux_busybox
 INITRD=$OUT/initrd.cpio.gz
-if python3 "$GUEST_SRC/mkinitramfs.py" "$INITRD" "$OUT/busybox/bin/busybox" \
-        "$GUEST_SRC/init"; then
-    ok "initramfs ${INITRD#"$TOP"/} ($(stat -c %s "$INITRD") bytes)"
-else
-    bad "build initramfs"
-    finish
-fi
+linux_initramfs "$GUEST_SRC/init" "$INITRD"
 
 [ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
 
@@ -96,15 +86,6 @@ else
     bad "without sp-mem: $(grep '^spmem-dt-count' "$tmp/out0" || echo 'no count line')"
 fi
 
-nodes=$(sed -n 's/^spmem-nodes //p' "$tmp/out")
-missing=
-for n in node0 node1 node2; do
-    grep -qw "$n" <<< "$nodes" || missing+=" $n"
-done
-if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$tmp/out"; then
-    ok "/sys/devices/system/node has node0 node1 node2 ($nodes; online $(sed -n 's/^spmem-node-online //p' "$tmp/out"))"
-else
-    bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep '^spmem-dmesg' "$tmp/out" | tr '\n' ' ')"
-fi
+check_nodes "$tmp/out" node0 node1 node2
 
 finish

@@ -1,6 +1,6 @@
 # Shared by the Linux guest scenarios (guest-linux-dt.sh, guest-uboot.sh,
 # guest-uefi-acpi.sh).  Sourced after common.sh; the sourcing script
-# defines OUT (its build directory) and finish() (print totals, exit).
+# defines OUT (its build directory) and TEST_NAME.
 # shellcheck shell=bash
 
 # The machine: two sp-mem devices on file backends, on NUMA nodes 1 and 2,
@@ -56,6 +56,33 @@ linux_kernel() {
     else
         bad "no arm64 kernel package with $*"
         finish
+    fi
+}
+
+# linux_initramfs INIT FILE: busybox and the /init script INIT, as a
+# gzipped newc archive FILE (guest/linux/mkinitramfs.py, no cpio needed).
+linux_initramfs() {
+    if python3 "$TOP/guest/linux/mkinitramfs.py" "$2" \
+            "$OUT/busybox/bin/busybox" "$1"; then
+        ok "initramfs with ${1#"$TOP"/} ($(stat -c %s "$2") bytes)"
+    else
+        bad "build initramfs"
+        finish
+    fi
+}
+
+# check_nodes LOG NODE...: Linux knows the NUMA nodes (/sys/devices/system/node).
+check_nodes() {
+    local log=$1 nodes missing= n
+    shift
+    nodes=$(sed -n 's/^spmem-nodes //p' "$log")
+    for n in "$@"; do
+        grep -qw "$n" <<< "$nodes" || missing+=" $n"
+    done
+    if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$log"; then
+        ok "/sys/devices/system/node has $* ($nodes; online $(sed -n 's/^spmem-node-online //p' "$log"))"
+    else
+        bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep -E '^spmem-dmesg .*(NUMA|SRAT: Node)' "$log" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
     fi
 }
 

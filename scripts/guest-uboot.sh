@@ -42,11 +42,7 @@ UBOOT_SRC=$TOP/guest/uboot
 OUT=$BUILD/guest/uboot
 TIMEOUT=180
 
-finish() {
-    echo "guest-uboot: $pass passed, $fail failed"
-    [ "$fail" = 0 ]
-    exit
-}
+TEST_NAME=guest-uboot
 
 # --- tools --------------------------------------------------------------------
 bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
@@ -75,14 +71,13 @@ trap 'rm -rf "$tmp"' EXIT
 # --- boot disk: MBR + ext2 with boot.scr, Image, initrd --------------------------
 mkdir -p "$tmp/fs"
 INITRD=$tmp/fs/initrd
-if python3 "$LINUX_SRC/mkinitramfs.py" "$INITRD" "$OUT/busybox/bin/busybox" \
-        "$LINUX_SRC/init" &&
-   cp "$KERNEL" "$tmp/fs/Image" &&
+linux_initramfs "$LINUX_SRC/init" "$INITRD"
+if cp "$KERNEL" "$tmp/fs/Image" &&
    mkimage -A arm64 -O linux -T script -C none -n "sp-mem U-Boot guest" \
         -d "$UBOOT_SRC/boot.cmd" "$tmp/fs/boot.scr" >/dev/null; then
     :
 else
-    bad "build initramfs and boot.scr"
+    bad "copy the kernel and build boot.scr"
     finish
 fi
 cp "$tmp/fs/boot.scr" "$OUT/boot.scr"
@@ -144,15 +139,6 @@ for d in "${DEVS[@]}"; do
     check_data "$tmp/out" "$d" "sp-mem@${ADDR[$d]#0x}" "$tmp/$d"
 done
 
-nodes=$(sed -n 's/^spmem-nodes //p' "$tmp/out")
-missing=
-for n in node0 node1 node2; do
-    grep -qw "$n" <<< "$nodes" || missing+=" $n"
-done
-if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$tmp/out"; then
-    ok "/sys/devices/system/node has node0 node1 node2 ($nodes; online $(sed -n 's/^spmem-node-online //p' "$tmp/out"))"
-else
-    bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep '^spmem-dmesg' "$tmp/out" | tr '\n' ' ')"
-fi
+check_nodes "$tmp/out" node0 node1 node2
 
 finish

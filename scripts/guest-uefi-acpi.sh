@@ -45,24 +45,14 @@ TIMEOUT=180
 FW_CODE=/usr/share/AAVMF/AAVMF_CODE.fd
 FW_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
 
-finish() {
-    echo "guest-uefi-acpi: $pass passed, $fail failed"
-    [ "$fail" = 0 ]
-    exit
-}
+TEST_NAME=guest-uefi-acpi
 
 # --- kernel, busybox, initramfs, firmware ------------------------------------
 bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
 linux_kernel NUMA ACPI_NUMA EFI_STUB
 linux_busybox
 INITRD=$OUT/initrd.cpio.gz
-if python3 "$TOP/guest/linux/mkinitramfs.py" "$INITRD" "$OUT/busybox/bin/busybox" \
-        "$GUEST_SRC/init"; then
-    :
-else
-    bad "build initramfs"
-    finish
-fi
+linux_initramfs "$GUEST_SRC/init" "$INITRD"
 if [ ! -r "$FW_CODE" ] || [ ! -r "$FW_VARS" ]; then
     bad "no $FW_CODE / $FW_VARS (package qemu-efi-aarch64)"
     finish
@@ -140,16 +130,7 @@ for d in "${DEVS[@]}"; do
 done
 
 # --- NUMA nodes --------------------------------------------------------------
-nodes=$(sed -n 's/^spmem-nodes //p' "$tmp/out")
-missing=
-for n in node1 node2; do
-    grep -qw "$n" <<< "$nodes" || missing+=" $n"
-done
-if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$tmp/out"; then
-    ok "/sys/devices/system/node has node1 node2 ($nodes; online $(sed -n 's/^spmem-node-online //p' "$tmp/out"))"
-else
-    bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep -E '^spmem-dmesg .*(NUMA|SRAT: Node)' "$tmp/out" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
-fi
+check_nodes "$tmp/out" node1 node2
 
 # Linux 6.1 (drivers/base/arch_numa.c) gives up on NUMA when a memblock
 # range has no node; name such a range and the UEFI map entry behind it.

@@ -11,6 +11,7 @@
 #   scripts/test-acpi-baseline.sh CASE...    ("" is /aarch64/acpi/virt)
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
+TEST_NAME=acpi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -43,5 +44,4 @@ for c in "$@"; do
         done <<<"$ours" 3<<<"$theirs"
     fi
 done
-echo "acpi: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
