@@ -155,6 +155,31 @@ MACHINE=(-cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
          -numa node,nodeid=0,memdev=ram0,cpus=0-1
          -numa node,nodeid=1 -numa node,nodeid=2)
 
+# The -numa dist options that give the machine without sp-mem the
+# /distance-map sp-mem brings (the default values), so that its nodes 1
+# and 2 are known to Linux too: each node costs some memory.
+NO_SPMEM_DIST=(-numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=20
+               -numa dist,src=1,dst=2,val=20)
+
+# check_memtotal OUT OUT0 [WHY]: MemTotal of the guest with sp-mem (OUT)
+# equals that of the same machine without (OUT0), so not one page of
+# sp-mem was counted as RAM.  With WHY, it may be lower (never higher);
+# WHY says where the difference goes.
+check_memtotal() {
+    local kb kb0
+    kb=$(awk '/^spmem-MemTotal:/ {print $2}' "$1")
+    kb0=$(awk '/^spmem-MemTotal:/ {print $2}' "$2")
+    if [ -z "$kb" ] || [ -z "$kb0" ] || ! grep -qx 'spmem-done' "$2"; then
+        bad "MemTotal '$kb' kB with sp-mem, '$kb0' kB without (run without sp-mem finished: $(grep -c '^spmem-done' "$2"))"
+    elif [ "$kb" = "$kb0" ]; then
+        ok "MemTotal ${kb} kB, the same as without sp-mem (not one sp-mem page counted as RAM)"
+    elif [ -n "${3:-}" ] && [ "$kb" -lt "$kb0" ]; then
+        ok "MemTotal ${kb} kB, $((kb0 - kb)) kB less than without sp-mem (not one sp-mem page counted as RAM; $3)"
+    else
+        bad "MemTotal ${kb} kB with sp-mem, ${kb0} kB without"
+    fi
+}
+
 # spmem_backends DIR: a backend file per device in DIR, holding the host
 # word; sets SPMEM_ARGS to the matching -object/-device options.
 spmem_backends() {
@@ -170,18 +195,32 @@ spmem_backends() {
 
 # boot_guest LOG ARGS...: run QEMU with ARGS under $TIMEOUT; the serial
 # output, without carriage returns and terminal escapes, goes to LOG and
-# $OUT/boot.log; sets rc and secs.
+# $OUT/boot.log (boot0.log for LOG out0); sets rc and secs.  With
+# BOOT_TYPIST set to a function, QEMU's stdin (the serial input) is a FIFO
+# open on fd 3, and "$BOOT_TYPIST PID RAW" runs while QEMU (PID) writes
+# its output to the file RAW.
 boot_guest() {
-    local log=$1 t0
+    local log=$1 t0 qpid
     shift
     t0=$(date +%s%N)
-    timeout "$TIMEOUT" "$QEMU" "$@" < /dev/null 2>&1 |
-        tr -d '\r' | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g' > "$log"
-    rc=${PIPESTATUS[0]}
+    if [ -n "${BOOT_TYPIST:-}" ]; then
+        rm -f "$log.in" && mkfifo "$log.in"
+        exec 3<> "$log.in"
+        timeout "$TIMEOUT" "$QEMU" "$@" < "$log.in" > "$log.raw" 2>&1 &
+        qpid=$!
+        "$BOOT_TYPIST" "$qpid" "$log.raw"
+        wait "$qpid"
+        rc=$?
+        exec 3>&-
+    else
+        timeout "$TIMEOUT" "$QEMU" "$@" < /dev/null > "$log.raw" 2>&1
+        rc=$?
+    fi
+    tr -d '\r' < "$log.raw" | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g' > "$log"
     secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')
     mkdir -p "$OUT"
-    cp "$log" "$OUT/boot.log"
-    echo "boot took ${secs}s (log: ${OUT#"$TOP"/}/boot.log)"
+    cp "$log" "$OUT/boot${log##*/out}.log"
+    echo "boot took ${secs}s (log: ${OUT#"$TOP"/}/boot${log##*/out}.log)"
 }
 
 # check_exit LOG: QEMU stopped by itself after the guest's init finished.

@@ -113,9 +113,8 @@ spmem_backends "$tmp"
 QARGS=(-M virt "${MACHINE[@]}"
        -bios "$UBOOT"
        -drive "if=none,file=$DISK,format=raw,id=d0,snapshot=on"
-       -device virtio-blk-device,drive=d0
-       "${SPMEM_ARGS[@]}")
-boot_guest "$tmp/out" "${QARGS[@]}"
+       -device virtio-blk-device,drive=d0)
+boot_guest "$tmp/out" "${QARGS[@]}" "${SPMEM_ARGS[@]}"
 grep -E '^(spmem-|U-Boot 20|Found U-Boot script)' "$tmp/out" |
     grep -v '^spmem-iomem-all' | sed 's/^/  guest: /'
 
@@ -140,5 +139,9 @@ for d in "${DEVS[@]}"; do
 done
 
 check_nodes "$tmp/out" node0 node1 node2
+
+# The same machine without sp-mem (and the same nodes).
+boot_guest "$tmp/out0" "${QARGS[@]}" "${NO_SPMEM_DIST[@]}"
+check_memtotal "$tmp/out" "$tmp/out0"
 
 finish
