@@ -74,6 +74,10 @@ echo
 bash "$TOP/scripts/guest-linux-dt.sh" | tee -a "$summary" || rc=1
 echo
 bash "$TOP/scripts/guest-uboot.sh" | tee -a "$summary" || rc=1
+echo
+bash "$TOP/scripts/guest-uefi-acpi.sh" | tee -a "$summary" || rc=1
+echo
+bash "$TOP/scripts/guest-xen.sh" | tee -a "$summary" || rc=1
 
 echo
 echo "check: finished in $(( $(date +%s) - start ))s"

@@ -51,11 +51,17 @@ QEMU_PRISTINE=$PRISTINE_BUILD/qemu-system-aarch64
 
 # For the test scripts: one "ok"/"FAIL" line per check, counted; finish
 # prints "$TEST_NAME: N passed, N failed" and exits, non-zero on failure.
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 ok()  { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+# skip: a check that could not be made, with the reason; never a pass.
+skip() { skipped=$((skipped + 1)); echo "SKIP $*"; }
 finish() {
-    echo "$TEST_NAME: $pass passed, $fail failed"
+    if [ "$skipped" = 0 ]; then
+        echo "$TEST_NAME: $pass passed, $fail failed"
+    else
+        echo "$TEST_NAME: $pass passed, $fail failed, $skipped skipped"
+    fi
     [ "$fail" = 0 ]
     exit
 }

@@ -6,11 +6,10 @@
 # through /dev/mem.  Needs build/qemu-system-aarch64 (scripts/build.sh);
 # does not build QEMU.  Last line: "guest-uefi-acpi: N passed, N failed".
 #
-# Known failure, not run by scripts/check.sh yet: Linux 6.1 adds the
-# firmware's variable-store flash (0x04000000, EFI MMIO with the WC
-# attribute) to memblock; no SRAT entry covers it, so Linux gives up on
-# NUMA ("invalid memblk node 16", "Faking a node") and nodes 1 and 2 are
-# missing.  The same happens without sp-mem.  Every other check passes.
+# Debian's AAVMF makes Linux turn NUMA off (its variable-store flash, EFI
+# MMIO with the WC attribute, lands in memblock without an SRAT node), with
+# or without sp-mem; that one check is then reported as skipped, with the
+# evidence, and every other check still runs.  See "NUMA nodes" below.
 #
 # Choices:
 #  - Kernel and busybox as in scripts/guest-linux-dt.sh (the package
@@ -70,18 +69,23 @@ for d in "${DEVS[@]}"; do
     specs+=("$d:${ADDR[$d]}:${BYTES[$d]}:${NODE[$d]}")
 done
 spmem_arg=$(IFS=,; echo "${specs[*]}")
-cp "$FW_VARS" "$tmp/vars.fd"
 
 # --- boot ------------------------------------------------------------------
 # acpi=force: the kernel must not fall back to the (empty) device tree
 # the EFI stub generates.
 # shellcheck disable=SC2054   # commas inside option values
-QARGS=(-M virt,acpi=on "${MACHINE[@]}"
-       -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on"
-       -drive "if=pflash,format=raw,unit=1,file=$tmp/vars.fd"
-       "${SPMEM_ARGS[@]}"
-       -kernel "$KERNEL" -initrd "$INITRD"
-       -append "console=ttyAMA0 acpi=force panic=-1 quiet efi=debug rdinit=/init spmem=$spmem_arg")
+uefi_args() {    # uefi_args VARS APPEND...: the machine, firmware and kernel
+    local vars=$1
+    shift
+    cp "$FW_VARS" "$vars"
+    QARGS=(-M virt,acpi=on "${MACHINE[@]}"
+           -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on"
+           -drive "if=pflash,format=raw,unit=1,file=$vars"
+           -kernel "$KERNEL" -initrd "$INITRD"
+           -append "console=ttyAMA0 acpi=force panic=-1 quiet efi=debug rdinit=/init $*")
+}
+uefi_args "$tmp/vars.fd" "spmem=$spmem_arg"
+QARGS+=("${SPMEM_ARGS[@]}")
 boot_guest "$tmp/out" "${QARGS[@]}"
 grep -E '^(UEFI firmware|EFI stub)' "$tmp/out" | sed 's/^/  firmware: /'
 grep '^spmem-' "$tmp/out" | grep -vE '^spmem-(iomem-all|srat |cmdline)|efi:   0x' | sed 's/^/  guest: /'
@@ -129,16 +133,47 @@ for d in "${DEVS[@]}"; do
     esac
 done
 
-# --- NUMA nodes --------------------------------------------------------------
-check_nodes "$tmp/out" node1 node2
+# --- the same machine without sp-mem ------------------------------------------
+# Same nodes (memory-less 1 and 2 get no SRAT memory entry then) and the
+# same firmware: MemTotal must not change, and neither may the kernel's
+# NUMA outcome.
+uefi_args "$tmp/vars0.fd"
+boot_guest "$tmp/out0" "${QARGS[@]}"
+check_memtotal "$tmp/out" "$tmp/out0"
 
-# Linux 6.1 (drivers/base/arch_numa.c) gives up on NUMA when a memblock
-# range has no node; name such a range and the UEFI map entry behind it.
-grep -E '^spmem-dmesg .*NUMA: Warning: invalid memblk' "$tmp/out" | while read -r _ _ _ _ _ _ _ _ _ r; do
-    s=${r#*mem 0x}; s=${s%%-*}; s=$(printf '%012x' $((0x$s)))
-    echo "  note: NUMA was turned off by a memblock range without SRAT affinity, $r;"
-    echo "        the UEFI map entry there: $(grep -E "^spmem-dmesg .*efi:   0x$s-" "$tmp/out" | sed 's/^spmem-dmesg \[[ 0-9.]*\] efi: *//')"
-done
+# --- NUMA nodes --------------------------------------------------------------
+# The node of each range is in the SRAT the guest read (checked above).
+# Whether the kernel brings nodes 1 and 2 up is the firmware's business
+# too: Linux (drivers/base/arch_numa.c, mm/numa_memblks.c) gives up on
+# NUMA when a memblock range has no SRAT node, and Debian's AAVMF reports
+# its variable-store flash as EFI MMIO with the WC attribute, which the
+# arm64 EFI code adds to memblock.  That case, when it is the only cause
+# and it happens without sp-mem too, is reported as skipped with the
+# evidence; any other cause fails.
+invalid() { sed -n 's/^spmem-dmesg .*NUMA: Warning: invalid memblk node [0-9]* \[mem 0x\([0-9a-f]*\)-0x\([0-9a-f]*\)\]/\1 \2/p' "$1"; }
+nodes=$(sed -n 's/^spmem-nodes //p' "$tmp/out")
+if grep -qw node1 <<< "$nodes" && grep -qw node2 <<< "$nodes"; then
+    check_nodes "$tmp/out" node1 node2
+else
+    why= cause=firmware
+    while read -r s e; do
+        [ -n "$s" ] || continue
+        efi=$(grep -E "^spmem-dmesg .*efi:   0x$(printf '%012x' $((0x$s)))-" "$tmp/out" |
+              sed 's/^spmem-dmesg \[[ 0-9.]*\] efi: *//')
+        why+="0x$s-0x$e is UEFI map entry '$efi'; "
+        grep -q '\[MMIO *|RUN|.*|WC|' <<< "$efi" || cause=other
+        for d in "${DEVS[@]}"; do
+            (( 0x$s < ${ADDR[$d]} + ${BYTES[$d]} && 0x$e >= ${ADDR[$d]} )) && cause=other
+        done
+    done <<< "$(invalid "$tmp/out")"
+    if [ -n "$why" ] && [ "$cause" = firmware ] &&
+            [ "$(invalid "$tmp/out")" = "$(invalid "$tmp/out0")" ]; then
+        skip "kernel NUMA nodes 1, 2 (has: $nodes): Linux turned NUMA off because a range has no SRAT node: ${why}the firmware's flash, not sp-mem, and the same without sp-mem (Debian's AAVMF; see scripts/guest-uefi-acpi.sh)"
+    else
+        check_nodes "$tmp/out" node1 node2
+        echo "  ranges without a node: ${why:-none}; without sp-mem: $(invalid "$tmp/out0" | tr '\n' ';')"
+    fi
+fi
 
 # --- iomem and /dev/mem --------------------------------------------------------
 for d in "${DEVS[@]}"; do
