@@ -27,6 +27,13 @@
  * The MMU stays off, so every data access is Device-nGnRnE: all accesses
  * to the ranges are aligned 64-bit ones.
  *
+ * With "sp-mem-writer" in /chosen/bootargs (-append) the guest does not
+ * power off after the report: it keeps rewriting every range, outside
+ * the host block, with W(addr, gen) = G(addr) + gen for gen = 1, 2, ...
+ * and prints each generation as it starts, whatever the checks found
+ * (a memory-backend-ram device has no host block).  The migration test
+ * (scripts/test-migration.sh) migrates it while it writes.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -59,7 +66,16 @@
 #define HOST_BLOCK(sz)  ((sz) - 2 * BLOCK_SIZE) /* offset of host block */
 #define MIN_SIZE        (4 * BLOCK_SIZE)
 
+#define MAX_DEVICES     64
+
 static unsigned errors;
+
+/* The ranges tested, for the writer mode. */
+static struct {
+    uint64_t addr, size;
+    uint32_t node;
+} ranges[MAX_DEVICES];
+static unsigned nr_ranges;
 
 /* --- console ---------------------------------------------------------- */
 
@@ -358,11 +374,60 @@ static bool do_device(const void *fdt, int parent, int node, unsigned idx)
     nomem = !memory_overlaps(fdt, addr, size);
     test_range(addr, size, numa, &host_ok, &pattern_ok);
 
+    if (nr_ranges < MAX_DEVICES) {
+        ranges[nr_ranges].addr = addr;
+        ranges[nr_ranges].size = size;
+        ranges[nr_ranges].node = numa;
+        nr_ranges++;
+    }
+
     pr("sp-mem %u addr=0x%lx size=0x%lx node=%u nomem-overlap=%s",
        idx, addr, size, numa, ok(nomem));
     pr(" host-pattern=%s", ok(host_ok));
     pr(" pattern=%s\n", ok(pattern_ok));
     return true;
+}
+
+/* Writer mode: rewrite every range forever, a generation at a time. */
+static void __attribute__((noreturn)) writer(void)
+{
+    uint64_t gen, a;
+    unsigned i;
+
+    for (gen = 1;; gen++) {
+        pr("sp-mem-guest: writer generation %lu\n", gen);
+        for (i = 0; i < nr_ranges; i++) {
+            uint64_t base = ranges[i].addr, end = base + ranges[i].size;
+            uint64_t hb = base + HOST_BLOCK(ranges[i].size);
+
+            for (a = base; a < end; a += 8) {
+                if (a == hb) {
+                    a += BLOCK_SIZE - 8;
+                    continue;
+                }
+                *(volatile uint64_t *)a = guest_pattern(a, ranges[i].node) + gen;
+            }
+        }
+    }
+}
+
+static bool writer_requested(const void *fdt)
+{
+    int chosen = fdt_path_offset(fdt, "/chosen");
+    static const char word[] = "sp-mem-writer";
+    const char *args;
+    int len, i;
+
+    if (chosen < 0) {
+        return false;
+    }
+    args = fdt_getprop(fdt, chosen, "bootargs", &len);
+    for (i = 0; args && i + (int)sizeof(word) - 1 <= len; i++) {
+        if (!memcmp(args + i, word, sizeof(word) - 1)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int main(void)
@@ -396,5 +461,8 @@ int main(void)
 
 out:
     pr("sp-mem-guest: %u devices, %u errors\n", count, errors);
+    if (count && writer_requested(fdt)) {
+        writer();
+    }
     return errors ? 1 : 0;
 }
