@@ -91,10 +91,14 @@ static void spmem_fdt_add_node(void *fdt, int acells, int scells,
                      sizeof(spmem_compat));
     if (qemu_fdt_setprop_sized_cells(fdt, name, "reg", acells, si->addr,
                                      scells, si->size) < 0) {
-        error_report("sp-mem '%s' [0x%" PRIx64 ", size 0x%" PRIx64 "] does"
-                     " not fit the #address-cells/#size-cells of"
-                     " /reserved-memory in the device tree",
-                     si->id ? si->id : "", si->addr, si->size);
+        /* QEMU's own tree has 2 and 2: this is a -dtb tree. */
+        error_report("sp-mem%s%s%s [0x%" PRIx64 ", size 0x%" PRIx64 "] does"
+                     " not fit #address-cells = <%d> and #size-cells = <%d>"
+                     " of /reserved-memory in the -dtb device tree",
+                     si->id ? " '" : "", si->id ? si->id : "",
+                     si->id ? "'" : "", si->addr, si->size, acells, scells);
+        error_printf("Give /reserved-memory #address-cells = <2> and"
+                     " #size-cells = <2> in the -dtb tree.\n");
         exit(1);
     }
     qemu_fdt_setprop(fdt, name, "no-map", NULL, 0);
@@ -137,9 +141,45 @@ static void spmem_fdt_distance_map(MachineState *ms, void *fdt)
 }
 
 /*
+ * QEMU owns the sp-mem children of /reserved-memory as it owns the
+ * /memory nodes.  A -dtb tree may have some, for instance a tree saved
+ * with dumpdtb from a machine with sp-mem: they describe devices that
+ * may be gone or elsewhere now, and the nodes added for the devices of
+ * this machine would collide with them.  Drop them all.
+ */
+static void spmem_fdt_remove_stale(void *fdt)
+{
+    for (;;) {
+        int rm = fdt_path_offset(fdt, "/reserved-memory");
+        int off, ret;
+
+        if (rm < 0) {
+            return;
+        }
+        fdt_for_each_subnode(off, fdt, rm) {
+            if (!fdt_node_check_compatible(fdt, off, "qemu,sp-mem")) {
+                break;
+            }
+        }
+        if (off < 0) {
+            return;
+        }
+        ret = fdt_del_node(fdt, off);
+        if (ret < 0) {
+            error_report("cannot remove sp-mem node %s from the -dtb device"
+                         " tree: %s", fdt_get_name(fdt, off, NULL),
+                         fdt_strerror(ret));
+            exit(1);
+        }
+    }
+}
+
+/*
  * Describe every sp-mem device as a /reserved-memory child.  Runs on the
  * final tree (also a -dtb one), after the /memory nodes were rebuilt,
- * which never cover device memory.  Without sp-mem the tree is untouched.
+ * which never cover device memory.  Without sp-mem devices only the
+ * sp-mem nodes a -dtb tree may have are removed; a tree without them is
+ * untouched.
  */
 void virt_spmem_modify_dtb(const struct arm_boot_info *binfo, void *fdt)
 {
@@ -147,6 +187,7 @@ void virt_spmem_modify_dtb(const struct arm_boot_info *binfo, void *fdt)
     g_autoptr(GPtrArray) spmems = spmem_infos(md_list);
     int acells, scells;
 
+    spmem_fdt_remove_stale(fdt);
     if (!spmems->len) {
         return;
     }
