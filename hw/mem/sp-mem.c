@@ -38,9 +38,12 @@ static void sp_mem_check_node(SpMemDevice *spm, MachineState *ms,
         return;
     }
     if (spm->node >= numa->num_nodes) {
+        g_autofree char *nodes = numa->num_nodes == 1 ? g_strdup("0") :
+            g_strdup_printf("0-%d", numa->num_nodes - 1);
+
         error_setg(errp, "'" SP_MEM_NODE_PROP "' %" PRIu32 " is not a"
-                   " configured NUMA node (configured: 0-%d)", spm->node,
-                   numa->num_nodes - 1);
+                   " configured NUMA node (configured: %s)", spm->node,
+                   nodes);
     }
 }
 
