@@ -6,7 +6,8 @@
  * guest keeps it away from its general-purpose allocator and hands it to
  * a driver instead.  Placement, mapping and migration follow pc-dimm: the
  * memory device framework picks the address inside device memory and the
- * backend's RAM migrates with the device.
+ * backend's RAM migrates with the device; the device's own section makes
+ * sure the destination places the range alike.
  *
  * Copyright (c) 2026 The sp-mem-arm authors
  *
@@ -172,6 +173,65 @@ static void sp_mem_md_fill_device_info(const MemoryDeviceState *md,
     info->type = MEMORY_DEVICE_INFO_KIND_SP_MEM;
 }
 
+/*
+ * The backend's RAM migrates like pc-dimm's.  What the guest learnt from
+ * the firmware tables at boot, where the range is, how big it is and its
+ * node, travels in this section too: a destination configured otherwise
+ * refuses the stream instead of running a guest whose tables are wrong.
+ */
+static int sp_mem_pre_save(void *opaque)
+{
+    SpMemDevice *spm = opaque;
+
+    spm->migrated.addr = spm->addr;
+    spm->migrated.size = memory_device_get_region_size(MEMORY_DEVICE(spm),
+                                                       &error_abort);
+    spm->migrated.node = spm->node;
+    return 0;
+}
+
+static bool sp_mem_post_load(void *opaque, int version_id, Error **errp)
+{
+    SpMemDevice *spm = opaque;
+    const char *id = DEVICE(spm)->id ? DEVICE(spm)->id : "";
+    uint64_t size = memory_device_get_region_size(MEMORY_DEVICE(spm),
+                                                  &error_abort);
+
+    if (spm->migrated.node != spm->node) {
+        error_setg(errp, "sp-mem '%s': node %" PRIu32 " in the migration"
+                   " stream, but '" SP_MEM_NODE_PROP "' is %" PRIu32 " here",
+                   id, spm->migrated.node, spm->node);
+        return false;
+    }
+    if (spm->migrated.addr != spm->addr) {
+        error_setg(errp, "sp-mem '%s': address 0x%" PRIx64 " in the migration"
+                   " stream, but '" SP_MEM_ADDR_PROP "' is 0x%" PRIx64 " here",
+                   id, spm->migrated.addr, spm->addr);
+        return false;
+    }
+    if (spm->migrated.size != size) {
+        error_setg(errp, "sp-mem '%s': size 0x%" PRIx64 " in the migration"
+                   " stream, but the backend has 0x%" PRIx64 " here",
+                   id, spm->migrated.size, size);
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_sp_mem = {
+    .name = TYPE_SP_MEM,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = sp_mem_pre_save,
+    .post_load_errp = sp_mem_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(migrated.addr, SpMemDevice),
+        VMSTATE_UINT64(migrated.size, SpMemDevice),
+        VMSTATE_UINT32(migrated.node, SpMemDevice),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const Property sp_mem_properties[] = {
     DEFINE_PROP_UINT64(SP_MEM_ADDR_PROP, SpMemDevice, addr, 0),
     DEFINE_PROP_UINT32(SP_MEM_NODE_PROP, SpMemDevice, node, 0),
@@ -187,6 +247,7 @@ static void sp_mem_class_init(ObjectClass *oc, const void *data)
     dc->realize = sp_mem_realize;
     dc->unrealize = sp_mem_unrealize;
     dc->hotpluggable = false;
+    dc->vmsd = &vmstate_sp_mem;
     dc->desc = "Specific-purpose (soft reserved) memory";
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
     device_class_set_props(dc, sp_mem_properties);

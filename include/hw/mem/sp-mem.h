@@ -39,6 +39,13 @@ struct SpMemDevice {
     uint64_t addr;
     uint32_t node;
     HostMemoryBackend *hostmem;
+
+    /* private */
+    struct {
+        uint64_t addr;
+        uint64_t size;
+        uint32_t node;
+    } migrated;     /* the source's values, checked on load */
 };
 
 void sp_mem_pre_plug(SpMemDevice *spm, MachineState *ms, Error **errp);
