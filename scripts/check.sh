@@ -71,6 +71,13 @@ bash "$TOP/scripts/test-acpi-baseline.sh" "${BTT_BASELINE_FAILURES[@]}" |
 echo
 bash "$TOP/scripts/guest-baremetal.sh" | tee -a "$summary" || rc=1
 echo
+# Migration (file, live TCP, mismatching destinations) of the bare-metal
+# guest guest-baremetal.sh built, in its writer mode.
+migwork=$(mktemp -d)
+python3 "$TOP/scripts/test-migration.py" "$QEMU" "$BUILD/guest/sp-mem-guest.elf" \
+    "$migwork" | tee -a "$summary" || rc=1
+rm -rf "$migwork"
+echo
 bash "$TOP/scripts/guest-linux-dt.sh" | tee -a "$summary" || rc=1
 echo
 bash "$TOP/scripts/guest-uboot.sh" | tee -a "$summary" || rc=1
@@ -81,7 +88,7 @@ bash "$TOP/scripts/guest-xen.sh" | tee -a "$summary" || rc=1
 
 echo
 echo "check: finished in $(( $(date +%s) - start ))s"
-awk '/^(qtest|dt|acpi|guest-[a-z-]+): [0-9]+ passed, [0-9]+ failed/ {
+awk '/^(qtest|dt|acpi|migration|guest-[a-z-]+): [0-9]+ passed, [0-9]+ failed/ {
          p += $2; f += $4; if ($6 != "") s += $6
      }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$summary"
