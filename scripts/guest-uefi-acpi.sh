@@ -82,7 +82,7 @@ uefi_args() {    # uefi_args VARS APPEND...: the machine, firmware and kernel
            -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on"
            -drive "if=pflash,format=raw,unit=1,file=$vars"
            -kernel "$KERNEL" -initrd "$INITRD"
-           -append "console=ttyAMA0 acpi=force panic=-1 quiet efi=debug rdinit=/init $*")
+           -append "console=ttyAMA0 acpi=force panic=-1 quiet nokaslr efi=debug rdinit=/init $*")
 }
 uefi_args "$tmp/vars.fd" "spmem=$spmem_arg"
 QARGS+=("${SPMEM_ARGS[@]}")

@@ -6,7 +6,8 @@
 # own control tree: the one QEMU built, with the sp-mem /reserved-memory
 # nodes in it.
 echo spmem-uboot-script start ${devtype} ${devnum}:${distro_bootpart} fdt ${fdtcontroladdr}
-setenv bootargs "console=ttyAMA0 panic=-1 quiet rdinit=/init"
+# nokaslr: as in guest-linux-dt.sh, so that MemTotal compares exactly.
+setenv bootargs "console=ttyAMA0 panic=-1 quiet nokaslr rdinit=/init"
 load ${devtype} ${devnum}:${distro_bootpart} ${kernel_addr_r} /Image
 load ${devtype} ${devnum}:${distro_bootpart} ${ramdisk_addr_r} /initrd
 echo spmem-uboot-script booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}
