@@ -14,9 +14,10 @@ DEB_SHA256=ddf75aceab4f8f77374f3cb34fc97b41514895aeb293ce8b2ddd5e072bb0f5c0
 CACHE=${SPMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sp-mem-arm}
 SRC_CACHE=$CACHE/src
 
-# The unpacked, patched QEMU tree and the build directory (both ignored).
+# The unpacked, patched QEMU tree and the build directory (both ignored);
+# SPMEM_BUILD names another build directory (scripts/sanitize.sh).
 QEMU_SRC=$TOP/qemu-src
-BUILD=$TOP/build
+BUILD=${SPMEM_BUILD:-$TOP/build}
 QEMU=$BUILD/qemu-system-aarch64
 
 # The unpacked tree without our changes, and its build (for comparisons).
@@ -31,9 +32,11 @@ export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
-# configure_qemu SRC BUILD: configure once, for arm virt and the tests only.
+# configure_qemu SRC BUILD [OPTION...]: configure once, for arm virt and
+# the tests only; OPTIONs go to configure as well.
 configure_qemu() {
     local src=$1 build=$2
+    shift 2
     [ -f "$build/build.ninja" ] && return 0
     echo "configure: $src -> $build"
     mkdir -p "$build"
@@ -44,7 +47,7 @@ configure_qemu() {
         --without-default-features \
         --enable-fdt=system \
         --disable-docs --disable-user --disable-tools \
-        --disable-install-blobs) > "$build/configure.log" 2>&1 ||
+        --disable-install-blobs "$@") > "$build/configure.log" 2>&1 ||
         { tail -30 "$build/configure.log" >&2; rm -f "$build/build.ninja"; return 1; }
 }
 QEMU_PRISTINE=$PRISTINE_BUILD/qemu-system-aarch64

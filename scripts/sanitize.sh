@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The sp-mem qtests (and the fuzzer's short set, when it is built) on an
+# emulator built with AddressSanitizer and UndefinedBehaviorSanitizer, in
+# build-asan/.  Passes only with zero sanitizer reports.
+#
+# Choices:
+#  - Sanitizer reports go to files (log_path) as well as stderr, and the
+#    sanitizers exit with status 99, not 1: the refused-configuration
+#    tests expect exit status 1, so a report must not look like a clean
+#    refusal.
+#  - Leak detection is off: QEMU frees little at exit by design (upstream
+#    runs its sanitizer CI the same way); ASan errors and every UBSan
+#    "runtime error" count.
+#  - Not in scripts/check.sh: a cold build of this variant takes longer
+#    than the rest of the test command's budget on 2 cores.
+set -uo pipefail
+export SPMEM_BUILD=${SPMEM_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build-asan}
+. "$(dirname "$0")/common.sh"
+
+TESTS=(arm-spmem-test arm-spmem-fuzz)
+
+bash "$TOP/scripts/deps.sh" && bash "$TOP/scripts/fetch.sh" &&
+    bash "$TOP/scripts/prepare.sh" || exit 1
+mkdir -p "$CCACHE_DIR"
+configure_qemu "$QEMU_SRC" "$BUILD" --enable-asan --enable-ubsan || exit 1
+targets=()
+for t in "${TESTS[@]}"; do
+    grep -q "tests/qtest/$t:" "$BUILD/build.ninja" && targets+=("tests/qtest/$t")
+done
+start=$(date +%s)
+ninja -C "$BUILD" qemu-system-aarch64 "${targets[@]}" || exit 1
+echo "sanitize: build done in $(( $(date +%s) - start ))s"
+
+reports=$BUILD/sanitizer-reports
+rm -rf "$reports" && mkdir -p "$reports"
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:exitcode=99:log_path=$reports/asan
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99:log_path=$reports/ubsan
+rc=0
+bash "$TOP/scripts/run-qtests.sh" "${targets[@]#tests/qtest/}" || rc=1
+n=$(find "$reports" -type f | wc -l)
+if [ "$n" = 0 ] &&
+        ! grep -lE 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/*.log >/dev/null 2>&1; then
+    echo "sanitize: 0 sanitizer reports"
+else
+    echo "sanitize: $n sanitizer report files in ${reports#"$TOP"/}:"
+    find "$reports" -type f -exec head -20 {} \;
+    grep -hE -A10 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/*.log | head -40
+    rc=1
+fi
+echo "sanitize: finished in $(( $(date +%s) - start ))s"
+exit $rc
