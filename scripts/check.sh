@@ -29,13 +29,7 @@ bash "$TOP/scripts/build.sh" "${targets[@]}" || exit 1
 bash "$TOP/scripts/build-pristine.sh" tests/qtest/bios-tables-test || exit 1
 echo "check: builds done in $(( $(date +%s) - start ))s"
 
-# Option ROMs missing from the +ds source, from Debian's packages.
-datadir=$BUILD/qemu-bundle/usr/local/share/qemu
-mkdir -p "$datadir"
-for f in /usr/lib/ipxe/qemu/efi-*.rom /usr/share/qemu/npcm7xx_bootrom.bin \
-         /usr/share/seabios/vgabios-*.bin; do
-    [ -e "$datadir/${f##*/}" ] || ln -s "$f" "$datadir/"
-done
+link_roms "$BUILD"
 # bios-tables-test boots Debian's AAVMF where it expects QEMU's EDK2 build.
 for b in "$BUILD" "$PRISTINE_BUILD"; do
     ln -sf /usr/share/AAVMF/AAVMF_CODE.fd "$b/pc-bios/edk2-aarch64-code.fd"

@@ -52,6 +52,17 @@ configure_qemu() {
 }
 QEMU_PRISTINE=$PRISTINE_BUILD/qemu-system-aarch64
 
+# link_roms BUILD: the option ROMs missing from the +ds source, from
+# Debian's packages, where BUILD's emulator looks for them.
+link_roms() {
+    local datadir=$1/qemu-bundle/usr/local/share/qemu f
+    mkdir -p "$datadir"
+    for f in /usr/lib/ipxe/qemu/efi-*.rom /usr/share/qemu/npcm7xx_bootrom.bin \
+             /usr/share/seabios/vgabios-*.bin; do
+        [ -e "$datadir/${f##*/}" ] || ln -s "$f" "$datadir/"
+    done
+}
+
 # For the test scripts: one "ok"/"FAIL" line per check, counted; finish
 # prints "$TEST_NAME: N passed, N failed" and exits, non-zero on failure.
 pass=0 fail=0 skipped=0

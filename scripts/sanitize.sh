@@ -31,19 +31,24 @@ start=$(date +%s)
 ninja -C "$BUILD" qemu-system-aarch64 "${targets[@]}" || exit 1
 echo "sanitize: build done in $(( $(date +%s) - start ))s"
 
+link_roms "$BUILD"
 reports=$BUILD/sanitizer-reports
 rm -rf "$reports" && mkdir -p "$reports"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:exitcode=99:log_path=$reports/asan
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99:log_path=$reports/ubsan
 rc=0
 bash "$TOP/scripts/run-qtests.sh" "${targets[@]#tests/qtest/}" || rc=1
-n=$(find "$reports" -type f | wc -l)
-if [ "$n" = 0 ] &&
-        ! grep -lE 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/*.log >/dev/null 2>&1; then
-    echo "sanitize: 0 sanitizer reports"
+# ASan's one-line warning that it cannot follow QEMU's coroutine stack
+# switches (makecontext/swapcontext) is not a report; anything else is.
+mapfile -t files < <(grep -lvE 'WARNING: ASan doesn.t fully support makecontext/swapcontext' \
+                         "$reports"/* 2>/dev/null)
+warned=$(find "$reports" -type f | wc -l)
+if [ ${#files[@]} = 0 ] &&
+        ! grep -qE 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/*.log; then
+    echo "sanitize: 0 sanitizer reports ($warned processes printed only the makecontext warning)"
 else
-    echo "sanitize: $n sanitizer report files in ${reports#"$TOP"/}:"
-    find "$reports" -type f -exec head -20 {} \;
+    echo "sanitize: ${#files[@]} sanitizer reports in ${reports#"$TOP"/}:"
+    for f in "${files[@]}"; do head -30 "$f"; done
     grep -hE -A10 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/*.log | head -40
     rc=1
 fi
