@@ -4,6 +4,7 @@
 # compare machines without sp-mem against upstream byte for byte.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+build_lock
 
 bash "$TOP/scripts/prepare.sh"   # makes sure qemu-src/ has the pristine tag
 

@@ -3,6 +3,7 @@
 # Extra arguments are additional ninja targets.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+build_lock
 
 bash "$TOP/scripts/deps.sh"
 bash "$TOP/scripts/fetch.sh"

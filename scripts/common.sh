@@ -32,6 +32,18 @@ export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
+# build_lock: hold, until the calling script exits, the lock that lets one
+# QEMU build run at a time on this machine (2 cores; concurrent builds
+# of the same tree also race on qemu-src/).
+build_lock() {
+    mkdir -p "$CACHE"
+    exec 8>"$CACHE/build.lock"
+    if ! flock -n 8; then
+        echo "$(basename "$0"): waiting for another QEMU build to finish"
+        flock 8
+    fi
+}
+
 # configure_qemu SRC BUILD [OPTION...]: configure once, for arm virt and
 # the tests only; OPTIONs go to configure as well.
 configure_qemu() {

@@ -16,6 +16,7 @@
 set -uo pipefail
 export SPMEM_BUILD=${SPMEM_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build-asan}
 . "$(dirname "$0")/common.sh"
+build_lock
 
 TESTS=(arm-spmem-test arm-spmem-fuzz)
 
