@@ -1,6 +1,6 @@
 # Entry points for make users; the scripts do the work (see README.md).
 
-.PHONY: all demo check sanitize
+.PHONY: all demo check sanitize fuzz
 
 all: demo
 
@@ -14,3 +14,9 @@ check:
 # The sp-mem qtests under ASan + UBSan (build-asan/).
 sanitize:
 	./scripts/sanitize.sh
+
+# The configuration fuzzer's long run (check runs a short fixed set).
+FUZZ_COUNT ?= 2000
+FUZZ_SEED ?= 0x53504d45
+fuzz:
+	./scripts/fuzz.sh $(FUZZ_COUNT) $(FUZZ_SEED)

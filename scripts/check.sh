@@ -7,7 +7,7 @@ set -uo pipefail
 
 # Our test, then the upstream aarch64 qtests that cover what the series
 # touches (see README.md for why these and not the others).
-OURS=(arm-spmem-test)
+OURS=(arm-spmem-test arm-spmem-fuzz)
 UPSTREAM=(qmp-cmd-test qmp-test device-introspect-test numa-test
           boot-serial-test cxl-test arm-cpu-features machine-none-test
           bios-tables-test test-hmp)

@@ -14,6 +14,7 @@
 #include "qobject/qlist.h"
 #include "qapi/error.h"
 #include <libfdt.h>
+#include "arm-spmem-util.h"
 
 /* virt: RAM starts at 1 GiB, device memory at the next GiB after RAM. */
 #define RAM_BASE        0x40000000ULL
@@ -35,20 +36,12 @@
 #define BACKEND(id) \
     "-object memory-backend-ram,id=" id ",size=256M "
 
-static char *dummy_fw;
-static char *tmp_dir;
-
 /*
  * Run QEMU with @args, expecting it to refuse the configuration: it must
  * exit with status 1 (not by a signal, not by abort()) and print
  * @expected on stderr.  A configuration that is unexpectedly accepted is
  * killed by SIGALRM after a while and fails the test.
  */
-static void child_alarm(gpointer data)
-{
-    alarm(60);
-}
-
 static void assert_refused(const char *args, const char *expected)
 {
     g_autofree char *cmd = NULL;
@@ -63,7 +56,7 @@ static void assert_refused(const char *args, const char *expected)
                           strstr(args, "-accel ") ? "" : "-accel qtest", args);
     g_assert(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
     g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
-                          child_alarm, NULL, NULL, &err, &status, &gerr));
+                          spmem_child_alarm, NULL, NULL, &err, &status, &gerr));
     if (g_test_verbose() || !strstr(err, expected)) {
         g_test_message("cmd: %s", cmd);
         g_test_message("stderr: %s", err);
@@ -469,24 +462,7 @@ static char *expand_args(const char *args)
 {
     g_auto(GStrv) parts = g_strsplit(args, "@DIR@", -1);
 
-    return g_strjoinv(tmp_dir, parts);
-}
-
-static void remove_tmp_dir(void)
-{
-    GDir *dir = g_dir_open(tmp_dir, 0, NULL);
-    const char *name;
-
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = g_build_filename(tmp_dir, name, NULL);
-
-        unlink(path);
-    }
-    if (dir) {
-        g_dir_close(dir);
-    }
-    rmdir(tmp_dir);
-    g_free(tmp_dir);
+    return g_strjoinv(spmem_tmp_dir, parts);
 }
 
 static bool have_machine_and_device(const char *machine, const char *device)
@@ -508,7 +484,7 @@ static void test_refused(const void *data)
     g_autofree char *expanded = expand_args(c->args);
     g_autofree char *args = g_strdup_printf("%s%s %s",
                                             c->firmware ? "-bios " : "",
-                                            c->firmware ? dummy_fw : "",
+                                            c->firmware ? spmem_dummy_fw : "",
                                             expanded);
 
     if (!have_machine_and_device(c->machine, c->device)) {
@@ -746,7 +722,7 @@ static void test_valid(const void *data)
 
     qts = qtest_initf("-M virt -nodefaults %s%s %s",
                       c->firmware ? "-bios " : "",
-                      c->firmware ? dummy_fw : "", args);
+                      c->firmware ? spmem_dummy_fw : "", args);
 
     resp = qtest_qmp(qts, "{ 'execute': 'query-memory-devices' }");
     list = qdict_get_qlist(resp, "return");
@@ -816,7 +792,7 @@ static void test_mixed_memory_devices(void)
                       "-device virtio-mem-pci,id=vmem1,memdev=vm1,node=0,"
                       "requested-size=0 "
                       "-device sp-mem,id=sp3,memdev=m3,node=1",
-                      dummy_fw);
+                      spmem_dummy_fw);
     resp = qtest_qmp(qts, "{ 'execute': 'query-memory-devices' }");
     list = qdict_get_qlist(resp, "return");
     QLIST_FOREACH_ENTRY(list, e) {
@@ -1081,7 +1057,7 @@ static void *dump_dtb(const char *args, size_t *size)
                           qtest_qemu_binary(NULL), path, args);
     g_assert(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
     g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
-                          child_alarm, NULL, NULL, &err, &status, &gerr));
+                          spmem_child_alarm, NULL, NULL, &err, &status, &gerr));
     if (!WIFEXITED(status) || WEXITSTATUS(status)) {
         g_test_message("cmd: %s", cmd);
         g_test_message("stderr: %s", err);
@@ -1097,16 +1073,6 @@ static void *dump_dtb(const char *args, size_t *size)
         *size = len;
     }
     return fdt;
-}
-
-static uint64_t fdt_read_cells(const fdt32_t *p, int cells)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < cells; i++) {
-        v = (v << 32) | fdt32_to_cpu(p[i]);
-    }
-    return v;
 }
 
 typedef struct DtRange {
@@ -1131,8 +1097,8 @@ static void check_dt_spmem(const void *fdt, const DtRange *r)
     reg = fdt_getprop(fdt, off, "reg", &len);
     g_assert_nonnull(reg);
     g_assert_cmpint(len, ==, (ac + sc) * 4);
-    g_assert_cmphex(fdt_read_cells(reg, ac), ==, r->addr);
-    g_assert_cmphex(fdt_read_cells(reg + ac, sc), ==, r->size);
+    g_assert_cmphex(spmem_fdt_cells(reg, ac), ==, r->addr);
+    g_assert_cmphex(spmem_fdt_cells(reg + ac, sc), ==, r->size);
     prop = fdt_getprop(fdt, off, "no-map", &len);
     g_assert_nonnull(prop);
     g_assert_cmpint(len, ==, 0);
@@ -1187,8 +1153,8 @@ static void check_dt(const void *fdt, const DtRange *r, int n, int nodes,
         reg = fdt_getprop(fdt, off, "reg", &len);
         g_assert_nonnull(reg);
         for (int j = 0; j + 4 <= len / 4; j += 4) {
-            uint64_t base = fdt_read_cells(reg + j, 2);
-            uint64_t size = fdt_read_cells(reg + j + 2, 2);
+            uint64_t base = spmem_fdt_cells(reg + j, 2);
+            uint64_t size = spmem_fdt_cells(reg + j + 2, 2);
 
             for (int i = 0; i < n; i++) {
                 g_assert_true(base + size <= r[i].addr ||
@@ -1446,8 +1412,7 @@ static void test_dt_user_dtb_one_cell(void)
 
 int main(int argc, char **argv)
 {
-    g_autoptr(GError) err = NULL;
-    int fd, ret;
+    int ret;
 
     g_test_init(&argc, &argv, NULL);
 
@@ -1456,14 +1421,7 @@ int main(int argc, char **argv)
         return g_test_run();
     }
 
-    tmp_dir = g_dir_make_tmp("spmem-XXXXXX", &err);
-    g_assert_no_error(err);
-
-    /* Any file loaded as -bios makes virt create its ACPI GED. */
-    fd = g_file_open_tmp("spmem-fw-XXXXXX", &dummy_fw, &err);
-    g_assert_no_error(err);
-    g_assert_cmpint(ftruncate(fd, 64 * KiB), ==, 0);
-    close(fd);
+    spmem_test_setup("spmem");
 
     qtest_add_func("/arm/spmem/query-two-devices", test_query_two_devices);
     for (int i = 0; i < ARRAY_SIZE(refused_cases); i++) {
@@ -1503,9 +1461,7 @@ int main(int argc, char **argv)
                    test_dt_user_dtb_one_cell);
 
     ret = g_test_run();
-    unlink(dummy_fw);
-    g_free(dummy_fw);
     free_many_case();
-    remove_tmp_dir();
+    spmem_test_cleanup();
     return ret;
 }
