@@ -16,7 +16,14 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       python3 python3-venv device-tree-compiler
       ipxe-qemu qemu-system-data seabios
       bzip2 qemu-efi-aarch64 acpica-tools dt-schema
-      gcc-aarch64-linux-gnu make u-boot-tools e2fsprogs)
+      gcc-aarch64-linux-gnu make u-boot-tools e2fsprogs
+      # scripts/build-firmware.sh: EDK2's BaseTools (GenFv, GenFw... link libuuid)
+      uuid-dev
+      # scripts/guest-uefi-sp.sh: static arm64 helper guest/dax/daxmap.c, and
+      # the kernel modules it unpacks (.ko.xz)
+      libc6-dev-arm64-cross xz-utils
+      # scripts/docs.sh: QEMU's manuals (Sphinx >= 3.4.3, rtd theme >= 0.5)
+      python3-sphinx python3-sphinx-rtd-theme)
 MESON_MIN=1.5
 
 SUDO=
@@ -74,20 +81,21 @@ fi
 
 # One dpkg-query for all packages keeps the no-op case fast.
 mapfile -t missing < <(
-    { dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null
+    # dpkg-query fails on a package dpkg never knew; errexit is inherited here.
+    { dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null || true
       printf '%s wanted\n' "${PKGS[@]}"; } |
     awk '$2 == "installed" {have[$1] = 1} $2 == "wanted" && !have[$1] {print $1}')
 
 if [ $need_update = 1 ] || [ ${#missing[@]} -gt 0 ] || ! meson_ok; then
-    $SUDO apt-get update -q
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
 fi
 if ! meson_ok; then
     echo "deps: installing meson from bookworm-backports"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
         -t bookworm-backports meson
 fi
 meson_ok || { echo "deps: meson >= $MESON_MIN still missing" >&2; exit 1; }
