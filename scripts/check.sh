@@ -4,54 +4,22 @@
 # The last line is the total: "N passed, N failed, N skipped".
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
-
-# Our test, then the upstream aarch64 qtests that cover what the series
-# touches (see README.md for why these and not the others).
-OURS=(arm-spmem-test arm-spmem-fuzz)
-UPSTREAM=(qmp-cmd-test qmp-test device-introspect-test numa-test
-          boot-serial-test cxl-test arm-cpu-features machine-none-test
-          bios-tables-test test-hmp)
-# Boards whose boot ROMs no Debian package ships: test-hmp cannot start them.
-NO_ROM_BOARDS=(ast2700a0-evb ast2700a1-evb ast2700fc npcm845-evb)
-# bios-tables-test cases that fail on the unpatched build too, because
-# Debian's AAVMF places firmware-allocated buffers whose addresses end up in
-# HEST and the NVDIMM SSDT elsewhere than QEMU's EDK2 does.  They run in
-# test-acpi-baseline.sh instead, which requires the same mismatches as the
-# unpatched build and nothing else.
-BTT_BASELINE_FAILURES=("" memhp)
+# shellcheck source=scripts/qtests.sh
+. "$(dirname "$0")/qtests.sh"
 
 start=$(date +%s)
 targets=()
-for t in "${OURS[@]}" "${UPSTREAM[@]}"; do
+for t in "${QTESTS_OURS[@]}" "${QTESTS_UPSTREAM[@]}"; do
     targets+=("tests/qtest/$t")
 done
 bash "$TOP/scripts/build.sh" "${targets[@]}" || exit 1
 bash "$TOP/scripts/build-pristine.sh" tests/qtest/bios-tables-test || exit 1
 echo "check: builds done in $(( $(date +%s) - start ))s"
 
-link_roms "$BUILD"
-# bios-tables-test boots Debian's AAVMF where it expects QEMU's EDK2 build.
 for b in "$BUILD" "$PRISTINE_BUILD"; do
-    ln -sf /usr/share/AAVMF/AAVMF_CODE.fd "$b/pc-bios/edk2-aarch64-code.fd"
-    ln -sf /usr/share/AAVMF/AAVMF_VARS.fd "$b/pc-bios/edk2-arm-vars.fd"
+    link_firmware "$b"
 done
-
-hmp="test-hmp:-m quick"
-for b in "${NO_ROM_BOARDS[@]}"; do
-    hmp="$hmp -s /aarch64/hmp/$b"
-done
-btt="bios-tables-test:"
-for c in "${BTT_BASELINE_FAILURES[@]}"; do
-    btt="$btt -s /aarch64/acpi/virt${c:+/$c}"
-done
-specs=()
-for t in "${OURS[@]}" "${UPSTREAM[@]}"; do
-    case $t in
-    test-hmp) specs+=("$hmp") ;;
-    bios-tables-test) specs+=("$btt") ;;
-    *) specs+=("$t") ;;
-    esac
-done
+mapfile -t specs < <(qtest_specs "${targets[@]}")
 
 mkdir -p "$BUILD/test-logs"
 summary=$BUILD/test-logs/summary.txt

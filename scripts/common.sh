@@ -33,15 +33,18 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 # build_lock: hold, until the calling script exits, the lock that lets one
-# QEMU build run at a time on this machine (2 cores; concurrent builds
-# of the same tree also race on qemu-src/).
+# QEMU build run at a time on this machine (2 cores) and keeps builds from
+# reading qemu-src/ while prepare.sh rewrites it.
+# A script that its caller already holds the lock for goes on.
 build_lock() {
+    [ -z "${SPMEM_BUILD_LOCKED:-}" ] || return 0
     mkdir -p "$CACHE"
     exec 8>"$CACHE/build.lock"
     if ! flock -n 8; then
         echo "$(basename "$0"): waiting for another QEMU build to finish"
         flock 8
     fi
+    export SPMEM_BUILD_LOCKED=1
 }
 
 # configure_qemu SRC BUILD [OPTION...]: configure once, for arm virt and

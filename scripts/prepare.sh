@@ -4,6 +4,7 @@
 # the next build is incremental.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+build_lock
 
 PATCHES=$TOP/patches
 G() { git -C "$QEMU_SRC" -c user.name=sp-mem -c user.email=sp-mem@localhost "$@"; }
@@ -24,8 +25,13 @@ unpack() {
     echo "$QEMU_DEB_VERSION" > "$QEMU_SRC/.sp-mem-pristine"
 }
 
+# The patch names of the series file (its first field; see patches/series).
+series_patches() {
+    awk '$0 !~ /^#/ && NF {print $1}' "$PATCHES/series"
+}
+
 series_id() {
-    (cd "$PATCHES" && cat series $(sed -e '/^#/d' series)) | sha256sum | cut -d' ' -f1
+    (cd "$PATCHES" && cat series $(series_patches)) | sha256sum | cut -d' ' -f1
 }
 
 apply_series() {
@@ -34,11 +40,14 @@ apply_series() {
     [ "$(cat "$QEMU_SRC/.sp-mem-series" 2>/dev/null)" = "$id" ] && return 0
     echo "prepare: applying patch series"
     G reset -q --hard pristine
-    while read -r p; do
-        case "$p" in ''|'#'*) continue ;; esac
+    for p in $(series_patches); do
+        # Files the patch creates are untracked, so the reset left them
+        # (and the overlay may have filled them): remove them first.
+        G apply --summary "$PATCHES/$p" | awk '$1 == "create" {print $4}' |
+            while read -r f; do rm -f "$QEMU_SRC/$f"; done
         G apply --whitespace=nowarn "$PATCHES/$p" ||
             { echo "prepare: patch $p does not apply" >&2; exit 1; }
-    done < "$PATCHES/series"
+    done
     echo "$id" > "$QEMU_SRC/.sp-mem-series"
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sp-mem qtests (and the fuzzer's short set, when it is built) on an
+# The sp-mem qtests (arm-spmem-test and the fuzzer's short set) on an
 # emulator built with AddressSanitizer and UndefinedBehaviorSanitizer, in
 # build-asan/.  Passes only with zero sanitizer reports.
 #
@@ -24,10 +24,17 @@ bash "$TOP/scripts/deps.sh" && bash "$TOP/scripts/fetch.sh" &&
     bash "$TOP/scripts/prepare.sh" || exit 1
 mkdir -p "$CCACHE_DIR"
 configure_qemu "$QEMU_SRC" "$BUILD" --enable-asan --enable-ubsan || exit 1
+# build.ninja as the (possibly changed) meson files make it, before it is
+# asked which tests exist.
+ninja -C "$BUILD" build.ninja >/dev/null || exit 1
 targets=()
 for t in "${TESTS[@]}"; do
-    grep -q "tests/qtest/$t:" "$BUILD/build.ninja" && targets+=("tests/qtest/$t")
+    grep -q "^build tests/qtest/$t:" "$BUILD/build.ninja" && targets+=("tests/qtest/$t")
 done
+if [ ${#targets[@]} != ${#TESTS[@]} ]; then
+    echo "sanitize: $BUILD declares ${#targets[@]} of the qtests ${TESTS[*]}" >&2
+    exit 1
+fi
 start=$(date +%s)
 ninja -C "$BUILD" qemu-system-aarch64 "${targets[@]}" || exit 1
 echo "sanitize: build done in $(( $(date +%s) - start ))s"
