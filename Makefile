@@ -1,6 +1,6 @@
 # Entry points for make users; the scripts do the work (see README.md).
 
-.PHONY: all demo check sanitize fuzz
+.PHONY: all demo check sanitize fuzz bench bench-quick
 
 all: demo
 
@@ -20,3 +20,10 @@ FUZZ_COUNT ?= 2000
 FUZZ_SEED ?= 0x53504d45
 fuzz:
 	./scripts/fuzz.sh $(FUZZ_COUNT) $(FUZZ_SEED)
+
+# Benchmarks against pc-dimm (docs/performance.md); not tests.
+bench:
+	./bench/run.sh
+
+bench-quick:
+	./bench/run.sh --quick

@@ -34,6 +34,9 @@
  * (a memory-backend-ram device has no host block).  The migration test
  * (scripts/test-migration.sh) migrates it while it writes.
  *
+ * With "sp-mem-bench" the guest only times a copy loop on an sp-mem range
+ * and on ordinary RAM (see bench() below) and powers off.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -411,10 +414,11 @@ static void __attribute__((noreturn)) writer(void)
     }
 }
 
-static bool writer_requested(const void *fdt)
+/* Is @word somewhere in /chosen/bootargs (-append)? */
+static bool bootarg(const void *fdt, const char *word)
 {
     int chosen = fdt_path_offset(fdt, "/chosen");
-    static const char word[] = "sp-mem-writer";
+    const int wlen = strlen(word);
     const char *args;
     int len, i;
 
@@ -422,12 +426,144 @@ static bool writer_requested(const void *fdt)
         return false;
     }
     args = fdt_getprop(fdt, chosen, "bootargs", &len);
-    for (i = 0; args && i + (int)sizeof(word) - 1 <= len; i++) {
-        if (!memcmp(args + i, word, sizeof(word) - 1)) {
+    for (i = 0; args && i + wlen <= len; i++) {
+        if (!memcmp(args + i, word, wlen)) {
             return true;
         }
     }
     return false;
+}
+
+static bool writer_requested(const void *fdt)
+{
+    return bootarg(fdt, "sp-mem-writer");
+}
+
+/* --- bench mode ------------------------------------------------------- */
+
+/*
+ * With "sp-mem-bench" in bootargs the guest tests nothing: it times a
+ * copy loop (bench/bench.py guest) on the first sp-mem range and on
+ * ordinary RAM (the middle of the first /memory node), BENCH_BUF bytes
+ * from the first half of a 2 * BENCH_BUF window to the second, in
+ * BENCH_ROUNDS rounds that alternate which kind goes first, with the
+ * generic timer (CNTVCT_EL0 at CNTFRQ_EL0 Hz).  One line per copy:
+ *   sp-mem-bench round=R kind=ram|spmem bytes=N ticks=T
+ * then "sp-mem-bench: done" and power off.
+ */
+#define BENCH_BUF       (16ULL << 20)
+#define BENCH_ROUNDS    8
+
+static inline uint64_t cntvct(void)
+{
+    uint64_t v;
+
+    __asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v) : : "memory");
+    return v;
+}
+
+static inline uint64_t cntfrq(void)
+{
+    uint64_t v;
+
+    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
+    return v;
+}
+
+/* Aligned 64-bit copy, four words at a time (the MMU is off). */
+static void __attribute__((noinline)) copy_words(uint64_t *d, const uint64_t *s,
+                                                 uint64_t bytes)
+{
+    uint64_t i;
+
+    for (i = 0; i < bytes / 8; i += 4) {
+        uint64_t a = s[i], b = s[i + 1], c = s[i + 2], e = s[i + 3];
+
+        d[i] = a;
+        d[i + 1] = b;
+        d[i + 2] = c;
+        d[i + 3] = e;
+    }
+}
+
+/* First reg entry of the first node that matches; false if none fits. */
+static bool bench_range(const void *fdt, bool spmem, uint64_t *addr)
+{
+    int node, parent, len, ac, sc;
+    const fdt32_t *reg;
+    uint64_t a, size;
+
+    if (spmem) {
+        node = fdt_node_offset_by_compatible(fdt, -1, "qemu,sp-mem");
+    } else {
+        node = fdt_node_offset_by_prop_value(fdt, -1, "device_type", "memory",
+                                             sizeof("memory"));
+    }
+    if (node < 0) {
+        return false;
+    }
+    parent = fdt_parent_offset(fdt, node);
+    reg = fdt_getprop(fdt, node, "reg", &len);
+    if (parent < 0 || !get_cells(fdt, parent, &ac, &sc) || !reg ||
+        len < 4 * (ac + sc)) {
+        return false;
+    }
+    a = read_cells(reg, ac);
+    size = read_cells(reg + ac, sc);
+    if (!spmem) {
+        /* The middle of RAM: clear of the DTB, this image and its stack. */
+        if (size < 8 * BENCH_BUF) {
+            return false;
+        }
+        a += (size / 2) & ~(BENCH_BUF - 1);
+    } else if (size < 2 * BENCH_BUF) {
+        return false;
+    }
+    *addr = a;
+    return true;
+}
+
+static uint64_t bench_copy(uint64_t base)
+{
+    uint64_t t0 = cntvct();
+
+    copy_words((uint64_t *)(base + BENCH_BUF), (const uint64_t *)base,
+               BENCH_BUF);
+    return cntvct() - t0;
+}
+
+static bool bench(const void *fdt)
+{
+    uint64_t base[2], a;
+    static const char *const kind[2] = { "ram", "spmem" };
+    unsigned r, k;
+
+    if (!bench_range(fdt, false, &base[0]) ||
+        !bench_range(fdt, true, &base[1])) {
+        pr("sp-mem-bench: need a /memory node of at least %lu bytes and an"
+           " sp-mem range of at least %lu bytes\n", 8 * BENCH_BUF,
+           2 * BENCH_BUF);
+        return false;
+    }
+    pr("sp-mem-bench: freq=%lu ram=0x%lx spmem=0x%lx bytes=%lu rounds=%u\n",
+       cntfrq(), base[0], base[1], BENCH_BUF, BENCH_ROUNDS);
+    /* Untimed: a source pattern, and one copy each to fault everything in. */
+    for (k = 0; k < 2; k++) {
+        for (a = base[k]; a < base[k] + BENCH_BUF; a += 8) {
+            *(volatile uint64_t *)a = guest_pattern(a, k);
+        }
+        bench_copy(base[k]);
+    }
+    for (r = 0; r < BENCH_ROUNDS; r++) {
+        for (k = 0; k < 2; k++) {
+            unsigned which = k ^ (r & 1);
+
+            pr("sp-mem-bench round=%u kind=%s bytes=%lu ticks=%lu\n", r,
+               kind[which], BENCH_BUF, bench_copy(base[which]));
+        }
+    }
+    pr("sp-mem-bench: done\n");
+    return true;
 }
 
 int main(void)
@@ -443,6 +579,10 @@ int main(void)
            DTB_ADDR, fdt_strerror(err));
         errors++;
         goto out;
+    }
+
+    if (bootarg(fdt, "sp-mem-bench")) {
+        return bench(fdt) ? 0 : 1;
     }
 
     /* No /reserved-memory at all simply means no sp-mem device. */

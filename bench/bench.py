@@ -1,0 +1,583 @@
+#!/usr/bin/env python3
+"""sp-mem benchmarks: each one compares sp-mem with pc-dimm (or ordinary
+RAM) of the same size in the same run, alternating the two.
+
+usage: bench.py [--quick] --out RAW.jsonl --qemu QEMU --fw FW.bin
+                --guest GUEST.elf BENCH...
+
+BENCH is any of: startup memory fwtables guest migration.  Every sample
+is appended to RAW.jsonl as one JSON object; bench/report.py turns the
+file into medians, ratios and the table of docs/performance.md.
+
+Machines are started with a QMP socket on which *we* listen (QEMU
+connects to it as a client, -chardev socket,server=off), so no polling:
+select() tells when the greeting and the qmp_capabilities answer arrive.
+The serial line is QEMU's stdout (a pipe): its first byte is the guest's
+first instruction (bench/fw/firstbyte.S writes it first thing).
+"""
+import argparse
+import json
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+GiB = 1 << 30
+MiB = 1 << 20
+ARGS = None
+WORK = None
+
+
+def now_ns():
+    return time.monotonic_ns()
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def record(rec):
+    rec.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    with open(ARGS.out, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# --- machines ---------------------------------------------------------------
+
+def size_str(n):
+    return "%dM" % (n // MiB) if n % GiB else "%dG" % (n // GiB)
+
+
+def machine_args(kind, ndev, size, backend="ram", prealloc=False, fw=True,
+                 maxmem_devs=None, nodes=2):
+    """-M virt with 1 GiB of RAM on node 0 and `ndev` devices of `kind`
+    (sp-mem, pc-dimm, backend = backend object only, none) of `size`
+    bytes on node 1.  -m (slots, maxmem) depends only on maxmem_devs x
+    size, so all kinds of one comparison get the same command line but
+    for the device driver."""
+    nmax = ndev if maxmem_devs is None else maxmem_devs
+    maxmem = GiB + max(nmax, 1) * size
+    args = ["-M", "virt", "-cpu", "cortex-a57", "-smp", "1",
+            "-m", "1G,slots=%d,maxmem=%dM" % (max(nmax, 1), maxmem // MiB),
+            "-nodefaults", "-display", "none", "-monitor", "none",
+            "-object", "memory-backend-ram,id=ram0,size=1G",
+            "-numa", "node,nodeid=0,memdev=ram0,cpus=0"]
+    for n in range(1, nodes):
+        args += ["-numa", "node,nodeid=%d" % n]
+    if fw:
+        args += ["-bios", ARGS.fw]
+    for i in range(ndev if kind != "none" else 0):
+        if backend == "ram":
+            obj = "memory-backend-ram,id=m%d,size=%s" % (i, size_str(size))
+            # A 64 GiB anonymous mapping on a 24 GiB machine needs
+            # MAP_NORESERVE under the kernel's heuristic overcommit.
+            obj += ",prealloc=on" if prealloc else ",prealloc=off,reserve=off"
+        else:
+            obj = backend % {"i": i, "size": size_str(size)}
+        args += ["-object", obj]
+        if kind in ("sp-mem", "pc-dimm"):
+            args += ["-device", "%s,id=d%d,memdev=m%d,node=1" % (kind, i, i)]
+    return args
+
+
+class Machine:
+    """One QEMU process: QMP through a socket we listen on, serial on stdout."""
+
+    def __init__(self, args, name="vm", prefix=(), serial=True):
+        self.sock_path = os.path.join(WORK, "%s-%d.qmp" % (name, os.getpid()))
+        if os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
+        self.lsock = socket.socket(socket.AF_UNIX)
+        self.lsock.bind(self.sock_path)
+        self.lsock.listen(1)
+        self.err_path = os.path.join(WORK, name + ".stderr")
+        cmd = list(prefix) + [ARGS.qemu] + list(args) + [
+            "-chardev", "socket,id=qmp0,path=%s,server=off" % self.sock_path,
+            "-mon", "chardev=qmp0,mode=control",
+            "-serial", "stdio" if serial else "none"]
+        self.cmdline = cmd
+        self.t_exec = now_ns()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=open(self.err_path, "w"))
+        self.conn = None
+        self.rbuf = b""
+        self.serial = b""
+        self.t = {}
+
+    def _readline(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.rbuf:
+            rl = [self.conn, self.proc.stdout]
+            r, _, _ = select.select(rl, [], [], max(0, deadline - time.monotonic()))
+            if not r:
+                raise TimeoutError("QMP timeout")
+            if self.proc.stdout in r:
+                self._read_serial()
+            if self.conn in r:
+                d = self.conn.recv(65536)
+                if not d:
+                    raise EOFError("QMP closed: " + self.stderr())
+                self.rbuf += d
+        line, self.rbuf = self.rbuf.split(b"\n", 1)
+        return json.loads(line)
+
+    def _read_serial(self):
+        d = os.read(self.proc.stdout.fileno(), 65536)
+        if d and "first_byte" not in self.t:
+            self.t["first_byte"] = now_ns()
+        self.serial += d
+        return d
+
+    def start(self, timeout=60, want_serial=True):
+        """Wait for the QMP greeting, qmp_capabilities and (want_serial)
+        the first serial byte, whichever order they come in."""
+        deadline = time.monotonic() + timeout
+        stage = "accept"
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("start: " + stage)
+            if stage == "done" and (not want_serial or "first_byte" in self.t):
+                return self
+            rl = [self.proc.stdout]
+            rl.append(self.lsock if stage == "accept" else self.conn)
+            r, _, _ = select.select(rl, [], [], min(left, 0.5))
+            if not r and self.proc.poll() is not None:
+                raise RuntimeError("QEMU exited %d: %s"
+                                   % (self.proc.returncode, self.stderr()))
+            if self.proc.stdout in r:
+                if not self._read_serial() and self.proc.poll() is not None:
+                    raise RuntimeError("QEMU exited: " + self.stderr())
+            if stage == "accept" and self.lsock in r:
+                self.conn, _ = self.lsock.accept()
+                self.t["connect"] = now_ns()
+                stage = "greeting"
+            elif stage in ("greeting", "caps") and self.conn in r:
+                d = self.conn.recv(65536)
+                if not d:
+                    raise EOFError("QMP closed: " + self.stderr())
+                self.rbuf += d
+                while b"\n" in self.rbuf:
+                    line, self.rbuf = self.rbuf.split(b"\n", 1)
+                    msg = json.loads(line)
+                    if stage == "greeting" and "QMP" in msg:
+                        self.t["greeting"] = now_ns()
+                        self.conn.sendall(b'{"execute":"qmp_capabilities"}\n')
+                        stage = "caps"
+                    elif stage == "caps" and "return" in msg:
+                        self.t["qmp_ready"] = now_ns()
+                        stage = "done"
+
+    def ms(self, key):
+        return (self.t[key] - self.t_exec) / 1e6
+
+    def cmd(self, name, timeout=60, **arguments):
+        msg = {"execute": name}
+        if arguments:
+            msg["arguments"] = arguments
+        self.conn.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            r = self._readline(timeout)
+            if "event" in r:
+                continue
+            if "error" in r:
+                raise RuntimeError("%s: %s" % (name, r["error"]["desc"]))
+            return r["return"]
+
+    def status(self):
+        """VmRSS and friends from /proc/PID/status, in KiB."""
+        out = {}
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmSize"):
+                    out[k] = int(v.split()[0])
+        return out
+
+    def stderr(self):
+        try:
+            return open(self.err_path).read().strip()
+        except OSError:
+            return ""
+
+    def quit(self):
+        try:
+            if self.conn:
+                self.cmd("quit", timeout=10)
+        except (OSError, EOFError, TimeoutError, RuntimeError, ValueError):
+            pass
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for s in (self.conn, self.lsock):
+            if s:
+                s.close()
+        if os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
+
+
+def alternate(kinds, rep):
+    """The kinds in alternating order: reversed on every other repetition."""
+    return kinds if rep % 2 == 0 else kinds[::-1]
+
+
+# --- start-up ---------------------------------------------------------------
+
+def bench_startup():
+    reps = 3 if ARGS.quick else 41
+    sizes = [GiB, 64 * GiB]
+    counts = [1, 8, 32] if not ARGS.quick else [1, 32]
+    configs = [(n, s) for n in counts for s in sizes]
+    log("startup: %d configurations x sp-mem/pc-dimm x %d repetitions"
+        % (len(configs), reps))
+    # One warm-up start so that the binary and libraries are in the cache.
+    Machine(machine_args("none", 0, GiB), "warm").start().quit()
+    for rep in range(reps):
+        order = configs[:]
+        random.Random(rep).shuffle(order)
+        for n, s in order + [(0, GiB)]:
+            kinds = ["sp-mem", "pc-dimm"] if n else ["none"]
+            for kind in alternate(kinds, rep):
+                m = Machine(machine_args(kind, n, s), "startup")
+                try:
+                    m.start()
+                    rec = {"bench": "startup", "kind": kind, "ndev": n,
+                           "size": s, "rep": rep,
+                           "qmp_ready_ms": round(m.ms("qmp_ready"), 3),
+                           "greeting_ms": round(m.ms("greeting"), 3),
+                           "first_byte_ms": round(m.ms("first_byte"), 3),
+                           "load": loadavg()}
+                    if rep == 0:
+                        rec["cmdline"] = " ".join(m.cmdline)
+                finally:
+                    m.quit()
+                record(rec)
+        log("startup: repetition %d/%d done (load %s)" % (rep + 1, reps, loadavg()))
+
+
+# --- memory -----------------------------------------------------------------
+
+def bench_memory():
+    reps = 3 if ARGS.quick else 9
+    cases = [("off", 64 * GiB), ("on", GiB)]
+    if not ARGS.quick:
+        cases.append(("on", 2 * GiB))
+    kinds = ["none", "backend", "sp-mem", "pc-dimm"]
+    log("memory: %s x %s x %d repetitions" % (cases, kinds, reps))
+    for rep in range(reps):
+        for prealloc, size in cases:
+            for kind in alternate(kinds, rep):
+                m = Machine(machine_args(kind, 1, size,
+                                         prealloc=(prealloc == "on"),
+                                         maxmem_devs=1), "memory")
+                try:
+                    m.start()
+                    after_start = m.status()
+                    time.sleep(0.5)
+                    later = m.status()
+                    rec = {"bench": "memory", "kind": kind, "size": size,
+                           "prealloc": prealloc, "rep": rep,
+                           "qmp_ready_ms": round(m.ms("qmp_ready"), 3),
+                           "rss_kib": after_start["VmRSS"],
+                           "rss_anon_kib": after_start["RssAnon"],
+                           "rss_file_kib": after_start["RssFile"],
+                           "rss_shmem_kib": after_start["RssShmem"],
+                           "rss_500ms_kib": later["VmRSS"],
+                           "vmsize_kib": after_start["VmSize"],
+                           "load": loadavg()}
+                    if rep == 0:
+                        rec["cmdline"] = " ".join(m.cmdline)
+                finally:
+                    m.quit()
+                record(rec)
+        log("memory: repetition %d/%d done" % (rep + 1, reps))
+
+
+# --- firmware tables (uprobes) ---------------------------------------------
+
+# Functions timed with a uprobe at entry and a uretprobe at return.
+# create_fdt: the base tree; arm_load_dtb: the final tree (memory nodes,
+# the modify_dtb hook = virt_spmem_modify_dtb, loading it into the ROM);
+# virt_acpi_build: all ACPI tables (virt_spmem_build_srat is the sp-mem
+# part of SRAT).
+OUTER_FUNCS = ["create_fdt", "arm_load_dtb", "virt_acpi_build"]
+INNER_FUNCS = ["virt_spmem_modify_dtb", "virt_spmem_build_srat"]
+# Each set also has an entry probe on qemu_init: the first uprobe hit of a
+# process sets up its out-of-line area, which is not to be charged to a
+# measured function.
+WARM_FUNC = "qemu_init"
+GROUP = "spmembench"
+
+
+def perf(*a, check=True):
+    r = subprocess.run(["perf"] + list(a), capture_output=True, text=True)
+    if check and r.returncode:
+        raise RuntimeError("perf %s: %s" % (" ".join(a), r.stderr.strip()))
+    return r
+
+
+def probes_add(funcs):
+    perf("probe", "-q", "-d", GROUP + ":*", check=False)
+    perf("probe", "-q", "-x", ARGS.qemu, "-a", "%s:warm=%s" % (GROUP, WARM_FUNC))
+    for f in funcs:
+        perf("probe", "-q", "-x", ARGS.qemu, "-a", "%s:%s=%s" % (GROUP, f, f))
+        perf("probe", "-q", "-x", ARGS.qemu, "-a", "%s:%s_ret=%s%%return"
+             % (GROUP, f, f))
+
+
+def probes_del():
+    perf("probe", "-q", "-d", GROUP + ":*", check=False)
+
+
+# Where start-up time and memory go with the size of the backends: the
+# RAMBlock (dirty bitmaps) and the memory-device framework.
+RAM_FUNCS = ["ram_block_add", "physical_memory_set_dirty_range",
+             "memory_device_pre_plug", "memory_device_plug"]
+
+
+LAST_CMDLINE = []
+
+
+def traced_run(kind, n, size=GiB):
+    data = os.path.join(WORK, "perf.data")
+    m = Machine(machine_args(kind, n, size, maxmem_devs=32 if n else 0), "fw",
+                prefix=["perf", "record", "-q", "-o", data, "-e", GROUP + ":*"])
+    LAST_CMDLINE[:] = m.cmdline
+    try:
+        m.start()
+    finally:
+        m.quit()
+    out = subprocess.run(["perf", "script", "-i", data, "--ns", "-F",
+                          "time,event"], capture_output=True, text=True).stdout
+    open_at, total, calls = {}, {}, {}
+    for line in out.splitlines():
+        mt = re.match(r"\s*([\d.]+):\s+%s:(\w+):" % GROUP, line)
+        if not mt:
+            continue
+        t, ev = float(mt.group(1)), mt.group(2)
+        if ev.endswith("__return"):     # perf's name for a %return probe
+            f = re.sub(r"(_ret)?__return$", "", ev)
+            if f in open_at:
+                total[f] = total.get(f, 0) + (t - open_at.pop(f)) * 1e6
+        else:
+            open_at[ev] = t
+            calls[ev] = calls.get(ev, 0) + 1
+    return {f: round(total.get(f, 0), 2) for f in calls}, calls
+
+
+def calibrate():
+    """The cost of one uprobe + uretprobe pair here: a loop of calls to
+    an empty function (bench/calib/uprobe-cost.c) without and with."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "calib", "uprobe-cost.c")
+    exe = os.path.join(WORK, "uprobe-cost")
+    subprocess.run(["gcc", "-O2", "-g", "-o", exe, src], check=True)
+    plain = float(subprocess.run([exe, "200000"], capture_output=True,
+                                 text=True).stdout)
+    perf("probe", "-q", "-d", GROUP + ":*", check=False)
+    perf("probe", "-q", "-x", exe, "-a", "%s:probed=probed" % GROUP)
+    perf("probe", "-q", "-x", exe, "-a", "%s:probed_ret=probed%%return" % GROUP)
+    try:
+        r = subprocess.run(["perf", "record", "-q", "-o",
+                            os.path.join(WORK, "calib.data"), "-e", GROUP + ":*",
+                            "--", exe, "20000"], capture_output=True, text=True)
+        probed = float(r.stdout.split()[-1])
+    finally:
+        probes_del()
+    rec = {"bench": "fwtables", "calibration": True, "ns_per_call_plain": plain,
+           "ns_per_call_probed": probed,
+           "us_per_probe_pair": round((probed - plain) / 1000, 2), "load": loadavg()}
+    record(rec)
+    log("fwtables: one uprobe+uretprobe pair costs %.1f µs" % rec["us_per_probe_pair"])
+
+
+def bench_fwtables():
+    reps = 2 if ARGS.quick else 9
+    counts = [0, 1, 2, 4, 8, 16, 32] if not ARGS.quick else [1, 32]
+    if perf("probe", "-x", ARGS.qemu, "-F", "create_fdt", check=False).returncode:
+        log("fwtables: perf probe cannot see the emulator's symbols: skipped")
+        record({"bench": "fwtables", "skipped": "no perf probe"})
+        return
+    calibrate()
+    # Only functions that do not call each other are probed together, so
+    # that no measured span contains another probe's cost.
+    plan = (("outer", OUTER_FUNCS, [(n, GiB) for n in counts], reps),
+            ("inner", INNER_FUNCS, [(n, GiB) for n in counts], reps),
+            ("ram", RAM_FUNCS, [(1, GiB), (32, GiB), (1, 64 * GiB), (32, 64 * GiB)],
+             max(2, reps // 2)))
+    for probeset, funcs, cases, nrep in plan:
+        probes_add(funcs)
+        try:
+            for rep in range(nrep):
+                for n, size in cases:
+                    kinds = ["sp-mem", "pc-dimm"] if n else ["none"]
+                    for kind in alternate(kinds, rep):
+                        us, calls = traced_run(kind, n, size)
+                        us.pop("warm", None)
+                        calls.pop("warm", None)
+                        rec = {"bench": "fwtables", "probes": probeset,
+                               "kind": kind, "ndev": n, "size": size, "rep": rep,
+                               "us": us, "calls": calls, "load": loadavg()}
+                        if rep == 0:
+                            rec["cmdline"] = " ".join(LAST_CMDLINE)
+                        record(rec)
+                log("fwtables[%s]: repetition %d/%d done" % (probeset, rep + 1, nrep))
+        finally:
+            probes_del()
+
+
+# --- guest memcpy bandwidth --------------------------------------------------
+
+def bench_guest():
+    boots = 2 if ARGS.quick else 7
+    args = ["-M", "virt", "-cpu", "max", "-smp", "1", "-m", "1G,maxmem=4G",
+            "-nodefaults", "-display", "none", "-monitor", "none",
+            "-serial", "stdio",
+            "-object", "memory-backend-ram,id=ram0,size=1G",
+            "-numa", "node,nodeid=0,memdev=ram0,cpus=0", "-numa", "node,nodeid=1",
+            "-object", "memory-backend-ram,id=h0,size=64M",
+            "-device", "sp-mem,id=s0,memdev=h0,node=1",
+            "-kernel", ARGS.guest, "-append", "sp-mem-bench"]
+    record({"bench": "guest", "cmdline": " ".join([ARGS.qemu] + args)})
+    for boot in range(boots):
+        r = subprocess.run([ARGS.qemu] + args, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=300)
+        out = r.stdout.replace("\r", "")
+        mf = re.search(r"sp-mem-bench: freq=(\d+)", out)
+        if r.returncode or not mf or "sp-mem-bench: done" not in out:
+            raise RuntimeError("guest bench failed (%d): %s %s"
+                               % (r.returncode, out, r.stderr))
+        freq = int(mf.group(1))
+        for mr in re.finditer(r"sp-mem-bench round=(\d+) kind=(\w+) bytes=(\d+) "
+                              r"ticks=(\d+)", out):
+            rnd, kind, nbytes, ticks = mr.groups()
+            record({"bench": "guest", "kind": kind, "boot": boot,
+                    "round": int(rnd), "bytes": int(nbytes),
+                    "ticks": int(ticks), "freq": freq,
+                    "mib_s": round(int(nbytes) / MiB / (int(ticks) / freq), 2),
+                    "load": loadavg()})
+        log("guest: boot %d/%d done" % (boot + 1, boots))
+
+
+# --- migration ----------------------------------------------------------------
+
+def bench_migration():
+    reps = 1 if ARGS.quick else 15
+    size = GiB
+    content = os.path.join(WORK, "content-1G.bin")
+    # Non-zero content in every page (zero pages would be skipped):
+    # 1 MiB of random bytes, repeated, each page stamped with its index.
+    rnd = random.Random(1).randbytes(MiB)
+    with open(content, "wb") as f:
+        for i in range(size // MiB):
+            blk = bytearray(rnd)
+            for p in range(0, MiB, 4096):
+                blk[p:p + 8] = ((i * MiB + p) // 4096).to_bytes(8, "little")
+            f.write(blk)
+    src_backend = ("memory-backend-file,id=m%%(i)d,size=%%(size)s,mem-path=%s,"
+                   "share=off" % content)
+    dst_backend = "memory-backend-ram,id=m%(i)d,size=%(size)s"
+    # Repetition -1 is a warm-up of each kind (page cache, allocator):
+    # recorded with "warmup": true and left out of the medians.
+    for rep in range(-1, reps):
+        for kind in alternate(["sp-mem", "pc-dimm"], rep):
+            uri = "unix:" + os.path.join(WORK, "mig.sock")
+            if os.path.exists(uri[5:]):
+                os.unlink(uri[5:])
+            src = Machine(machine_args(kind, 1, size, backend=src_backend), "msrc")
+            dst = Machine(machine_args(kind, 1, size, backend=dst_backend)
+                          + ["-incoming", uri], "mdst")
+            try:
+                src.start()
+                dst.start(want_serial=False)
+                for m in (src, dst):
+                    m.cmd("migrate-set-parameters", **{"max-bandwidth": 100 * GiB})
+                t0 = now_ns()
+                src.cmd("migrate", uri=uri)
+                while True:
+                    info = src.cmd("query-migrate")
+                    if info.get("status") in ("completed", "failed", "cancelled"):
+                        break
+                    time.sleep(0.01)
+                wall = (now_ns() - t0) / 1e6
+                if info["status"] != "completed":
+                    raise RuntimeError("migration %s: %s" % (info["status"], info))
+                # Wait for the destination to run, then check the content.
+                deadline = time.monotonic() + 30
+                while dst.cmd("query-status")["status"] != "running":
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("destination not running")
+                    time.sleep(0.01)
+                wall_dst = (now_ns() - t0) / 1e6
+                addr = [d["data"]["addr"] for d in dst.cmd("query-memory-devices")][0]
+                same = True
+                with open(content, "rb") as f:
+                    for off in (0, size // 2, size - 4096):
+                        p = os.path.join(WORK, "page.bin")
+                        dst.cmd("pmemsave", val=addr + off, size=4096, filename=p)
+                        f.seek(off)
+                        same &= open(p, "rb").read() == f.read(4096)
+                ram = info.get("ram", {})
+                rec = {"bench": "migration", "kind": kind, "size": size,
+                       "rep": rep, "total_time_ms": info.get("total-time"),
+                       "downtime_ms": info.get("downtime"),
+                       "wall_ms": round(wall, 1),
+                       "wall_dst_running_ms": round(wall_dst, 1),
+                       "transferred": ram.get("transferred"),
+                       "normal_pages": ram.get("normal"),
+                       "mbps": ram.get("mbps"), "content_ok": same,
+                       "warmup": rep < 0, "load": loadavg()}
+                if rep == 0:
+                    rec["cmdline_src"] = " ".join(src.cmdline)
+                    rec["cmdline_dst"] = " ".join(dst.cmdline)
+            finally:
+                src.quit()
+                dst.quit()
+            record(rec)
+            log("migration: %s rep %d: %s ms (content %s)"
+                % (kind, rep, rec["total_time_ms"], "ok" if same else "BAD"))
+    os.unlink(content)
+
+
+def main():
+    global ARGS, WORK
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", required=True)
+    p.add_argument("--qemu", required=True)
+    p.add_argument("--fw", required=True)
+    p.add_argument("--guest", required=True)
+    p.add_argument("benches", nargs="+")
+    ARGS = p.parse_args()
+    ARGS.qemu = os.path.abspath(ARGS.qemu)
+    WORK = tempfile.mkdtemp(prefix="spmem-bench-")
+    fns = {"startup": bench_startup, "memory": bench_memory,
+           "fwtables": bench_fwtables, "guest": bench_guest,
+           "migration": bench_migration}
+    try:
+        for b in ARGS.benches:
+            record({"bench": "meta", "event": "start", "what": b, "load": loadavg()})
+            fns[b]()
+            record({"bench": "meta", "event": "end", "what": b, "load": loadavg()})
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
