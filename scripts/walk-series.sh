@@ -16,6 +16,8 @@
 #    are not run again.
 #  - With FIRST, the patches before it are applied without building or
 #    testing them (to resume a walk that failed late).
+#  - The build lock (one QEMU build at a time) is taken for each build,
+#    not for the whole walk, so other builds can run during its tests.
 #  - Not in the test command: a walk takes about an hour on two cores.
 set -uo pipefail
 export SPMEM_BUILD=${SPMEM_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/.walk/build}
@@ -23,7 +25,6 @@ export SPMEM_BUILD=${SPMEM_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/.walk/build}
 . "$(dirname "$0")/common.sh"
 # shellcheck source=scripts/qtests.sh
 . "$(dirname "$0")/qtests.sh"
-build_lock
 
 FIRST=${1:-1}
 WALK=$(dirname "$BUILD")
@@ -40,7 +41,9 @@ mkdir -p "$WALK"
 git clone -q --shared --no-checkout "$QEMU_SRC" "$SRC" || exit 1
 G() { git -C "$SRC" -c user.name=sp-mem -c user.email=sp-mem@localhost "$@"; }
 G checkout -q -B walk pristine || exit 1
-configure_qemu "$SRC" "$BUILD" || exit 1
+# The build lock is held for each build, not for the tests between them.
+locked() { (build_lock; "$@"); }
+locked configure_qemu "$SRC" "$BUILD" || exit 1
 
 mapfile -t patches < <(find "$OUT" -name '[0-9]*.patch' ! -name '0000-*' | sort)
 n=${#patches[@]}
@@ -53,9 +56,9 @@ for i in "${!patches[@]}"; do
     [ "$k" -lt "$FIRST" ] && [ "$k" -lt "$n" ] && continue
     t0=$(date +%s)
     # build.ninja first: the patch may have changed the meson files.
-    ninja -C "$BUILD" build.ninja > "$BUILD/walk-build.log" 2>&1
+    locked ninja -C "$BUILD" build.ninja > "$BUILD/walk-build.log" 2>&1
     mapfile -t targets < <(qtest_targets "$BUILD")
-    if ! ninja -C "$BUILD" qemu-system-aarch64 "${targets[@]}" >> "$BUILD/walk-build.log" 2>&1; then
+    if ! locked ninja -C "$BUILD" qemu-system-aarch64 "${targets[@]}" >> "$BUILD/walk-build.log" 2>&1; then
         tail -30 "$BUILD/walk-build.log"
         echo "walk: $k/$n FAILED to build: $subject"
         exit 1
