@@ -237,3 +237,117 @@ check_exit() {
         sed 's/^/    /' "$log"
     fi
 }
+
+# --- for the dax scenarios (scripts/guest-uefi-sp.sh) --------------------------
+# Files beyond busybox and /init, as DEST=SRC (guest/linux/mkinitramfs.py).
+INITRAMFS_EXTRA=()
+
+# kernel_of_release SUITE META: like kernel_of, for the version of META
+# that SUITE (e.g. bookworm-backports) has.
+kernel_of_release() {
+    apt-cache -t "$1" depends "$2:arm64" 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {sub(/:arm64$/, "", $2); print $2; exit}'
+}
+
+# linux_modules NAME...: the modules NAME (without .ko) of the kernel that
+# linux_kernel chose and the modules they depend on (their "depends="
+# modinfo), from its own package, decompressed into $OUT/modules-VERSION
+# and added to INITRAMFS_EXTRA as lib/modules/VERSION/NAME.ko; sets
+# LINUX_MODULES to all of them, comma-separated, dependencies first (the
+# order in which the guest loads them with insmod).
+linux_modules() {
+    local kver=${KERNEL##*/vmlinuz-} root dir m f dep
+    root=$(dirname "$(dirname "$KERNEL")")
+    dir=$OUT/modules-$kver
+    mkdir -p "$dir"
+    LINUX_MODULES=
+    # add_module NAME: NAME after its dependencies, once.
+    add_module() {
+        case ,$LINUX_MODULES, in *,$1,*) return 0 ;; esac
+        f=$(find "$root/lib/modules/$kver" \( -name "$1.ko" -o -name "$1.ko.*" \) | head -1)
+        case $f in
+            '') bad "module $1 not in $kpkg"; finish ;;
+            *.xz) xz -dc "$f" > "$dir/$1.ko" ;;
+            *.zst) zstd -qdc "$f" > "$dir/$1.ko" ;;
+            *) cp "$f" "$dir/$1.ko" ;;
+        esac || { bad "decompress $f"; finish; }
+        for dep in $(tr '\0' '\n' < "$dir/$1.ko" | sed -n 's/^depends=//p' | tr ',' ' '); do
+            add_module "$dep"
+        done
+        INITRAMFS_EXTRA+=("lib/modules/$kver/$1.ko=$dir/$1.ko")
+        LINUX_MODULES+=${LINUX_MODULES:+,}$1
+    }
+    for m in "$@"; do
+        add_module "$m"
+    done
+    ok "modules of $kpkg for the initramfs, in load order: $LINUX_MODULES"
+}
+
+# linux_userland PKG PATH...: the arm64 programs PATH (as in PKG, e.g.
+# usr/bin/daxctl) with every shared library they need (ELF NEEDED,
+# recursively) and the dynamic loader, taken from PKG and the packages it
+# depends on (apt-cache depends --recurse), added to INITRAMFS_EXTRA;
+# libraries go to lib/aarch64-linux-gnu, which the loader searches.
+linux_userland() {
+    local pkg=$1 p f lib interp deps=() queue=() seen=" " missing=
+    shift
+    mapfile -t deps < <(apt-cache depends --recurse --no-recommends --no-suggests \
+            --no-conflicts --no-breaks --no-replaces --no-enhances "$pkg:arm64" 2>/dev/null |
+        sed -n 's/^\([a-z0-9][^ <>]*\):arm64$/\1/p' | sort -u)
+    [ ${#deps[@]} -gt 0 ] || { bad "apt-cache knows no $pkg:arm64"; finish; }
+    for p in "${deps[@]}"; do
+        guest_unpack "$p" "$OUT/pkgs/$p" || { bad "fetch and unpack $p:arm64"; finish; }
+    done
+    # find_lib SONAME: its file in one of the unpacked packages.
+    find_lib() {
+        local p d
+        for p in "${deps[@]}"; do
+            for d in lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu; do
+                [ -e "$OUT/pkgs/$p/$d/$1" ] && { readlink -f "$OUT/pkgs/$p/$d/$1"; return 0; }
+            done
+        done
+        return 1
+    }
+    for f in "$@"; do
+        [ -f "$OUT/pkgs/$pkg/$f" ] || { bad "$pkg has no $f"; finish; }
+        INITRAMFS_EXTRA+=("$f=$OUT/pkgs/$pkg/$f")
+        queue+=("$OUT/pkgs/$pkg/$f")
+        interp=$(aarch64-linux-gnu-readelf -l "$OUT/pkgs/$pkg/$f" |
+                 sed -n 's/.*program interpreter: \(.*\)\]/\1/p')
+    done
+    if [ -n "$interp" ]; then
+        p=$(find_lib "${interp##*/}") || { bad "no dynamic loader $interp in ${deps[*]}"; finish; }
+        INITRAMFS_EXTRA+=("${interp#/}=$p")
+    fi
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]} queue=("${queue[@]:1}")
+        for lib in $(aarch64-linux-gnu-readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            case $seen in *" $lib "*) continue ;; esac
+            seen+="$lib "
+            if p=$(find_lib "$lib"); then
+                INITRAMFS_EXTRA+=("lib/aarch64-linux-gnu/$lib=$p")
+                queue+=("$p")
+            else
+                missing+=" $lib"
+            fi
+        done
+    done
+    if [ -n "$missing" ]; then
+        bad "$pkg: libraries not found in its dependencies:$missing"
+        finish
+    fi
+    seen=${seen# }
+    ok "$pkg:arm64 $* with its libraries (${seen% }) and ${interp:-no loader}, from ${#deps[@]} packages"
+}
+
+# linux_initramfs_extra INIT FILE: like linux_initramfs, with the files of
+# INITRAMFS_EXTRA.
+linux_initramfs_extra() {
+    if python3 "$TOP/guest/linux/mkinitramfs.py" "$2" \
+            "$OUT/busybox/bin/busybox" "$1" "${INITRAMFS_EXTRA[@]}"; then
+        ok "initramfs with ${1#"$TOP"/} and ${#INITRAMFS_EXTRA[@]} more files ($(stat -c %s "$2") bytes)"
+    else
+        bad "build initramfs"
+        finish
+    fi
+}

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Write a gzip-compressed newc initramfs without a cpio binary.
 
-usage: mkinitramfs.py OUT.cpio.gz BUSYBOX INIT
+usage: mkinitramfs.py OUT.cpio.gz BUSYBOX INIT [DEST=SRC ...]
 
 Contents: /bin/busybox, /init (our script), empty /proc /sys /dev /tmp,
-and the /dev/console node the kernel opens before it runs /init.
+and the /dev/console node the kernel opens before it runs /init.  Each
+DEST=SRC adds the file SRC (its content, with its permission bits) as
+/DEST, and the directories above it.
 Timestamps and owners are 0, so the same inputs give the same archive.
 """
 import gzip
+import os
 import sys
 
 S_IFDIR, S_IFREG, S_IFCHR = 0o040000, 0o100000, 0o020000
@@ -41,6 +44,19 @@ def main():
         ("bin/busybox", S_IFREG | 0o755, bb, (0, 0)),
         ("init", S_IFREG | 0o755, init_data, (0, 0)),
     ]
+    dirs = {n for n, *_ in items}
+    for spec in sys.argv[4:]:
+        dest, src = spec.split("=", 1)
+        dest = dest.strip("/")
+        parts = dest.split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if d not in dirs:
+                dirs.add(d)
+                items.append((d, S_IFDIR | 0o755, b"", (0, 0)))
+        with open(src, "rb") as f:
+            data = f.read()
+        items.append((dest, S_IFREG | (os.stat(src).st_mode & 0o777), data, (0, 0)))
     blob = b"".join(entry(i + 1, n, m, d, r) for i, (n, m, d, r) in enumerate(items))
     blob += entry(0, "TRAILER!!!", 0)
     blob += b"\0" * (-len(blob) % 512)

@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# Boot Debian's arm64 Linux through our UEFI firmware (EDK2 ArmVirtQemu +
+# firmware/edk2, scripts/build-firmware.sh) on the patched emulator with
+# two file-backed sp-mem devices, and check that the guest gets them as
+# specific-purpose memory: EFI_MEMORY_SP in the UEFI memory map, "Soft
+# Reserved" in /proc/iomem, one /dev/daxX.Y per range on the device's
+# node (dax_hmem), a pattern each way through an mmap of the dax device,
+# and daxctl turning one device into system-ram that comes online on its
+# node.  Boots (each about 6-15 s under TCG):
+#   acpi    Linux 6.12 (bookworm-backports) with ACPI: node from the SRAT
+#   dt      the same kernel with acpi=off: the firmware hands over QEMU's
+#           device tree, plus a memory node with numa-node-id per range
+#           (firmware/edk2 0002: Linux reads a node only from memory
+#           nodes; under UEFI it takes the memory type from the UEFI map)
+#   nospdt  the same without sp-mem: the firmware adds no memory node
+#   hmat61  Linux 6.1 (bookworm) with ACPI, -machine hmat=on and HMAT
+#           entries for the sp-mem nodes: firmware view checked; the dax
+#           checks are skipped because Debian's 6.1 kernels cannot create
+#           hmem devices (CONFIG_DAX=m turns DEV_DAX_HMEM_DEVICES off),
+#           with the evidence from the guest
+#   hmat612 the same with 6.12 and the two devices adjacent (as QEMU
+#           places them by default): EDK2 merges adjacent descriptors of
+#           the same type and attributes, so the UEFI map and /proc/iomem
+#           have one range over both; HMAT splits it into a dax device per
+#           node (without HMAT, Linux would make one device of it)
+#   nosp    6.12 with ACPI and no sp-mem: no SP descriptor, no Soft
+#           Reserved, NUMA on, MemTotal as with sp-mem
+# Needs build/qemu-system-aarch64 (scripts/build.sh); builds the firmware
+# (cached).  Last line: "guest-uefi-sp: N passed, N failed[, N skipped]".
+#
+# Choices:
+#  - Kernels: the package linux-image-cloud-arm64 depends on, in
+#    bookworm-backports (6.12) and in bookworm (6.1), each with its own
+#    dax modules (device_dax, dax_hmem, kmem and what they depend on:
+#    decompressed from its .deb into the initramfs, loaded with insmod;
+#    kmem only right before daxctl).  SPMEM_KERNEL_612 and SPMEM_KERNEL_61
+#    name other linux-image-* packages.
+#  - Device mode: from Linux 6.3 on, dax_hmem offers its devices to kmem
+#    first; the guest puts each unclaimed one in device mode with
+#    "daxctl reconfigure-device --mode=devdax" before mapping it.
+#  - Devices sized for daxctl: arm64 hot-adds memory in 128 MiB blocks and
+#    kmem only onlines whole blocks, so s0 is 256 MiB on node 1 and s1 is
+#    128 MiB on node 2, at explicit 128 MiB-aligned addresses with a gap
+#    (adjacent ranges merge, see hmat612); s1 becomes system-ram.
+#  - Patterns, not single words: 64 KiB of 64-bit words, word i =
+#    SEED + i * 0x9e3779b97f4a7c15; the host writes seed
+#    H = 0x484f535400000000 ^ BASE ^ NODE at 0x10000 of each backend file,
+#    the guest checks it through mmap(/dev/daxX.Y) and writes seed
+#    G = 0x4c494e5800000000 ^ BASE ^ NODE at 0x40000 (guest/dax/daxmap.c,
+#    static, built with aarch64-linux-gnu-gcc), which the host checks in
+#    the file after power-off.
+#  - daxctl: Debian's arm64 daxctl with the shared libraries it needs and
+#    the arm64 dynamic loader, from the .debs (linux_userland).
+#  - NUMA: Debian's AAVMF 2022.11 makes Linux fake one node (its flash at
+#    0x04000000 is EFI MMIO with the WC attribute, which arm64 Linux puts
+#    in memblock without a node; guest-uefi-acpi.sh).  EDK2 2025.02
+#    reports that flash as MMIO|RUN|UC only, so nothing is needed: the
+#    checks of nodes 1 and 2 and of each dax node are made, not skipped.
+#  - The firmware's SMBIOS version string ("...+sp-mem") shows that the
+#    boot used our build; efi=debug makes the kernel log the UEFI map.
+set -uo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
+# shellcheck source=scripts/guest-linux-lib.sh
+. "$(dirname "$0")/guest-linux-lib.sh"
+
+GUEST_SRC=$TOP/guest/dax
+OUT=$BUILD/guest/uefi-sp
+TIMEOUT=300
+FW_CODE=$BUILD/firmware/AAVMF_CODE.fd
+FW_VARS=$BUILD/firmware/AAVMF_VARS.fd
+TEST_NAME=guest-uefi-sp
+
+# The devices (see Choices); these replace guest-linux-lib.sh's.
+DEVS=(s0 s1)
+SIZE=([s0]=256M [s1]=128M) NODE=([s0]=1 [s1]=2)
+ADDR=([s0]=0x80000000 [s1]=0xa0000000)
+BYTES=([s0]=0x10000000 [s1]=0x8000000)
+RAM_DEV=s1
+ROFF=0x10000 WOFF=0x40000 PLEN=0x10000
+
+# pattern MODE FILE OFF SEED: write (MODE put) or check (MODE check: prints
+# "ok" or the first mismatch) PLEN bytes of the pattern of SEED at OFF.
+pattern() {
+    python3 - "$@" "$PLEN" <<'EOF'
+import struct, sys
+mode, path, off, seed, n = sys.argv[1], sys.argv[2], *(int(x, 0) for x in sys.argv[3:6])
+words = [(seed + i * 0x9e3779b97f4a7c15) & (2**64 - 1) for i in range(n // 8)]
+with open(path, "r+b") as f:
+    f.seek(off)
+    if mode == "put":
+        f.write(struct.pack("<%dQ" % len(words), *words))
+    else:
+        got = struct.unpack("<%dQ" % len(words), f.read(n))
+        bad = [i for i in range(len(words)) if got[i] != words[i]]
+        print("ok" if not bad else "mismatch at +0x%x: 0x%016x, want 0x%016x"
+              % (bad[0] * 8, got[bad[0]], words[bad[0]]))
+EOF
+}
+seed() { word "$1" "${ADDR[$2]}" "${NODE[$2]}"; }   # seed PREFIX DEV
+
+# --- firmware, kernels, initramfs ---------------------------------------------
+bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+t0=$(date +%s%N)
+if bash "$TOP/scripts/build-firmware.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
+    ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, scripts/build-firmware.sh took $(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')s"
+else
+    bad "scripts/build-firmware.sh"
+    finish
+fi
+[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
+
+mkdir -p "$OUT"
+if aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror \
+        -o "$OUT/daxmap" "$GUEST_SRC/daxmap.c"; then
+    ok "guest/dax/daxmap.c built (static arm64)"
+else
+    bad "build guest/dax/daxmap.c"
+    finish
+fi
+linux_busybox
+
+# initramfs_for NAME: the initramfs of the kernel linux_kernel chose.
+# Sets MODS_NAME to the modules, in load order.
+initramfs_for() {
+    INITRAMFS_EXTRA=("bin/daxmap=$OUT/daxmap")
+    linux_modules device_dax dax_hmem kmem
+    # kmem is loaded later, by the guest, right before daxctl.
+    printf -v "MODS_$1" %s "${LINUX_MODULES//,kmem/}"
+    linux_userland daxctl usr/bin/daxctl
+    linux_initramfs_extra "$GUEST_SRC/init" "$OUT/initrd-$1.cpio.gz"
+}
+k612=${SPMEM_KERNEL_612:-$(kernel_of_release bookworm-backports linux-image-cloud-arm64)}
+LINUX_KERNEL_PKG=$k612 linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT DEV_DAX_HMEM_DEVICES
+KERNEL_612=$KERNEL
+initramfs_for 612
+# Debian's 6.1 kernels build the dax core as a module, which turns
+# DEV_DAX_HMEM_DEVICES off; see the hmat61 boot.
+LINUX_KERNEL_PKG=${SPMEM_KERNEL_61:-} linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT
+KERNEL_61=$KERNEL
+initramfs_for 61
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# backends: fresh backend files holding the host pattern; sets SPMEM_ARGS.
+backends() {
+    local d
+    SPMEM_ARGS=()
+    for d in "${DEVS[@]}"; do
+        rm -f "$tmp/$d"
+        truncate -s "${SIZE[$d]}" "$tmp/$d"
+        pattern put "$tmp/$d" "$ROFF" "$(seed 0x484f535400000000 "$d")"
+        SPMEM_ARGS+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$tmp/$d,share=on"
+                     -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]},addr=${ADDR[$d]}")
+    done
+}
+specs=()
+for d in "${DEVS[@]}"; do
+    specs+=("$d:${ADDR[$d]}:${BYTES[$d]}:${NODE[$d]}")
+done
+spmem_arg=$(IFS=,; echo "${specs[*]}")
+
+# boot LABEL KERNEL INITRD MACHINE-OPTS APPEND [QEMU-ARG...]: one boot of
+# our firmware; output in $tmp/out-LABEL.
+boot() {
+    local label=$1 kernel=$2 initrd=$3 mopts=$4 append=$5
+    shift 5
+    cp "$FW_VARS" "$tmp/vars-$label.fd"
+    echo "--- boot $label: $(basename "$kernel"), -M virt,$mopts, append: $append"
+    boot_guest "$tmp/out-$label" -M "virt,$mopts" "${MACHINE[@]}" \
+        -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on" \
+        -drive "if=pflash,format=raw,unit=1,file=$tmp/vars-$label.fd" \
+        -kernel "$kernel" -initrd "$initrd" \
+        -append "console=ttyAMA0 panic=-1 quiet nokaslr efi=debug rdinit=/init $append" "$@"
+    check_exit "$tmp/out-$label"
+    grep '^spmem-' "$tmp/out-$label" |
+        grep -vE '^spmem-(iomem-all|cmdline|dmesg)' | sed 's/^/  guest: /'
+    echo "  guest: UEFI memory map at 0x80000000 and above, and what /proc/iomem shows there:"
+    grep -E '^spmem-dmesg .*efi:   0x0000[0-9a-f]*-' "$tmp/out-$label" |
+        awk '{for (i = 1; i <= NF; i++) if ($i ~ /^0x0000[0-9a-f]+-/) {s = substr($i, 3, 12); if (s >= "000080000000") print "    " substr($0, index($0, "efi:"))}}'
+    awk '/^spmem-iomem-all / {r = $2; sub(/-.*/, "", r); if (length(r) > 8 || r >= "80000000") print "    " substr($0, 17)}' "$tmp/out-$label"
+    echo "  guest: NUMA/SRAT/HMAT/dax lines of dmesg:"
+    grep -E '^spmem-dmesg .*(NUMA|SRAT|HMAT|hmem|dax|kmem|Faking|memblk|node)' "$tmp/out-$label" |
+        grep -v 'efi:   0x' | sed 's/^spmem-dmesg /    /' | head -40
+}
+
+# hexrange BASE BYTES: "80000000-8fffffff" as /proc/iomem writes it.
+hexrange() { printf '%x-%x' "$1" $(($1 + $2 - 1)); }
+
+# covering OUT KIND BASE BYTES: the line of OUT that covers BASE+BYTES,
+# KIND efi (a Conventional descriptor with EFI_MEMORY_SP) or iomem (a
+# top-level "Soft Reserved" resource).
+covering() {
+    local out=$1 kind=$2 a=$3 b=$4 s e line
+    while read -r s e line; do
+        if (( 0x$s <= a && 0x$e >= a + b - 1 )); then
+            echo "$line"
+            return 0
+        fi
+    done < <(if [ "$kind" = efi ]; then
+                 sed -n 's/^spmem-dmesg .*efi:   0x\([0-9a-f]*\)-0x\([0-9a-f]*\) \(\[Conventional *|.*|SP|.*\)$/\1 \2 \1-\2 \3/p' "$out"
+             else
+                 sed -n 's/^spmem-iomem-all \([0-9a-f]*\)-\([0-9a-f]*\) : Soft Reserved$/\1 \2 \1-\2 : Soft Reserved/p' "$out"
+             fi)
+    return 1
+}
+
+# check_sp LABEL [WHY]: every sp-mem range is EFI_MEMORY_SP memory in the
+# UEFI map and Soft Reserved in /proc/iomem (exactly, or, with ADJACENT=1,
+# within a merged range), not System RAM; and unless WHY (the reason for
+# a skip) is given, a dax device on its node through which the patterns
+# crossed.
+check_sp() {
+    local label=$1 why=${2:-} out=$tmp/out-$1 d a b line dax node want got s e
+    for d in "${DEVS[@]}"; do
+        a=${ADDR[$d]} b=${BYTES[$d]}
+        want=$(printf '%012x-%012x' "$a" $((a + b - 1)))
+        if line=$(covering "$out" efi "$a" "$b") &&
+           { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
+            ok "$label $d: UEFI memory map: $line"
+        else
+            bad "$label $d: no Conventional+SP descriptor for $([ "${ADJACENT:-0}" = 1 ] && echo over || echo exactly) $a+$b in the UEFI map: '$line'"
+        fi
+        want=$(hexrange "$a" "$b")
+        if line=$(covering "$out" iomem "$a" "$b") &&
+           { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
+            ok "$label $d: /proc/iomem: $line"
+        else
+            bad "$label $d: no top-level '$want : Soft Reserved' in /proc/iomem: $(grep -iE '^spmem-iomem-all .*Soft' "$out" | sed 's/^spmem-iomem-all //' | tr '\n' ';')"
+        fi
+        while read -r s e; do
+            if (( 0x$s <= a + b - 1 && 0x$e >= a )); then
+                bad "$label $d: System RAM $s-$e in /proc/iomem overlaps it"
+            fi
+        done < <(sed -n 's/^spmem-iomem-all *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' "$out")
+        if [ -n "$why" ]; then
+            skip "$label $d: dax device, its node and the patterns through it: $why"
+            continue
+        fi
+        dax=$(sed -n "s/^spmem-daxof $d //p" "$out")
+        line=$(grep "^spmem-dax $dax " "$out")
+        node=$(sed -n 's/.* numa_node=\([-0-9]*\) .*/\1/p' <<< "$line")
+        if [ -z "$dax" ]; then
+            bad "$label $d: no dax device starts at $a; dax devices: $(grep '^spmem-dax ' "$out" | tr '\n' ';') insmod: $(grep '^spmem-insmod' "$out" | tr '\n' ' ')"
+        elif [ "$node" = "${NODE[$d]}" ] && grep -q 'chardev=yes' <<< "$line"; then
+            ok "$label $d: /dev/$dax, numa_node $node = the device's node (${line#spmem-dax "$dax" })"
+        else
+            bad "$label $d: /dev/$dax numa_node '$node', want ${NODE[$d]} (${line#spmem-dax })"
+        fi
+        want="spmem-daxmap $d daxmap /dev/$dax read $ROFF $PLEN ok first $(seed 0x484f535400000000 "$d")"
+        if [ -n "$dax" ] && grep -qFx -- "$want" "$out"; then
+            ok "$label $d: the guest read the host's $PLEN-byte pattern at $ROFF through mmap(/dev/$dax)"
+        else
+            bad "$label $d: want '$want'; got: $(grep "^spmem-daxmap $d " "$out" | tr '\n' ';')"
+        fi
+        got=$(pattern check "$tmp/$d" "$WOFF" "$(seed 0x4c494e5800000000 "$d")")
+        if [ "$got" = ok ] && grep -q "^spmem-daxmap $d daxmap /dev/$dax write $WOFF $PLEN ok" "$out"; then
+            ok "$label $d: the backend file holds the guest's $PLEN-byte pattern at $WOFF (written through mmap(/dev/$dax))"
+        else
+            bad "$label $d: backend file at $WOFF: $got; guest: $(grep "^spmem-daxmap $d .* write" "$out")"
+        fi
+    done
+}
+
+# check_ram LABEL: daxctl made RAM_DEV system-ram, online on its node.
+check_ram() {
+    local label=$1 out=$tmp/out-$1 d=$RAM_DEV before after blocks on total bs
+    before=$(sed -n "s/^spmem-ram-before $d node[0-9]* MemTotal \([0-9]*\) kB/\1/p" "$out")
+    after=$(sed -n "s/^spmem-ram-after $d node[0-9]* MemTotal \([0-9]*\) kB/\1/p" "$out")
+    blocks=$(grep "^spmem-ram-blocks $d node${NODE[$d]} " "$out")
+    on=$(sed -n 's/.* online=\([0-9]*\) .*/\1/p' <<< "$blocks")
+    total=$(sed -n 's/.* total=\([0-9]*\) .*/\1/p' <<< "$blocks")
+    bs=$(sed -n 's/.* block_size=\(0x[0-9a-f]*\)/\1/p' <<< "$blocks")
+    if grep -qx 'spmem-daxctl-rc 0' "$out" && grep -q '"mode":"system-ram"' "$out"; then
+        ok "$label $d: daxctl reconfigure-device --mode=system-ram: $(grep '^spmem-daxctl ' "$out" | sed 's/^spmem-daxctl //' | tr -d ' \n' | cut -c1-200)"
+    else
+        bad "$label $d: daxctl: $(grep -E '^spmem-daxctl' "$out" | tr '\n' ' ')"
+    fi
+    if [ -n "$total" ] && [ "$total" -gt 0 ] && [ "$on" = "$total" ] &&
+       [ $((total * bs)) = $((BYTES[$d])) ] &&
+       [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) = $((BYTES[$d] / 1024)) ]; then
+        ok "$label $d: all $total memory blocks of ${ADDR[$d]}+${BYTES[$d]} online on node${NODE[$d]}, whose MemTotal went from $before to $after kB"
+    else
+        bad "$label $d: memory blocks on node${NODE[$d]}: '$blocks', node MemTotal $before -> $after kB"
+    fi
+}
+
+# check_nodes_of LABEL: Linux brought up nodes 1 and 2 (not one fake node).
+check_nodes_of() {
+    local out=$tmp/out-$1
+    if grep -q '^spmem-dmesg .*Faking a node' "$out"; then
+        bad "$1: Linux faked one NUMA node: $(grep -E '^spmem-dmesg .*(invalid memblk|Faking)' "$out" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
+    elif grep -qw node1 <<< "$(sed -n 's/^spmem-nodes //p' "$out")" &&
+         grep -qw node2 <<< "$(sed -n 's/^spmem-nodes //p' "$out")"; then
+        ok "$1: Linux has NUMA nodes 1 and 2 ($(sed -n 's/^spmem-nodes //p' "$out"); online $(sed -n 's/^spmem-node-online //p' "$out"))"
+    else
+        bad "$1: /sys/devices/system/node has '$(sed -n 's/^spmem-nodes //p' "$out")', not node1 and node2"
+    fi
+}
+
+# --- acpi: 6.12, ACPI ----------------------------------------------------------
+backends
+boot acpi "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=on \
+    "acpi=force spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$RAM_DEV spmem-mods=$MODS_612" \
+    "${SPMEM_ARGS[@]}"
+# Our build's version string ends in "+sp-mem" (scripts/build-firmware.sh).
+if grep -q '^spmem-bios .* / .*+sp-mem / ' "$tmp/out-acpi"; then
+    ok "acpi: the firmware is ours (SMBIOS: $(sed -n 's/^spmem-bios //p' "$tmp/out-acpi"))"
+else
+    bad "acpi: not our firmware build: '$(sed -n 's/^spmem-bios //p' "$tmp/out-acpi")'"
+fi
+if grep -qx 'spmem-devicetree no' "$tmp/out-acpi" && grep -q '^spmem-dmesg .*ACPI: SRAT 0x' "$tmp/out-acpi"; then
+    ok "acpi: booted through UEFI with ACPI (SRAT), no device tree"
+else
+    bad "acpi: not an ACPI boot: $(grep -E '^spmem-(efi|devicetree|acpi-tables)' "$tmp/out-acpi" | tr '\n' ' ')"
+fi
+check_nodes_of acpi
+check_sp acpi
+check_ram acpi
+
+# --- dt: 6.12, acpi=off ---------------------------------------------------------
+backends
+boot dt "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=off \
+    "acpi=off spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$RAM_DEV spmem-mods=$MODS_612" \
+    "${SPMEM_ARGS[@]}"
+if grep -qx 'spmem-devicetree yes' "$tmp/out-dt" && grep -qx 'spmem-efi yes' "$tmp/out-dt"; then
+    ok "dt: booted through UEFI with the firmware's device tree: $(grep '^spmem-dt ' "$tmp/out-dt" | sed 's/^spmem-dt //' | tr '\n' ';')"
+else
+    bad "dt: not a UEFI + device-tree boot: $(grep -E '^spmem-(efi|devicetree|acpi-tables)' "$tmp/out-dt" | tr '\n' ' ')"
+fi
+# Our firmware (firmware/edk2 0002) gives each range a memory node with
+# its numa-node-id in the tree it hands over; QEMU's tree has none.
+for d in "${DEVS[@]}"; do
+    want="spmem-dt-memory memory@${ADDR[$d]#0x} reg=$(printf '%016x%016x' "${ADDR[$d]}" "${BYTES[$d]}") numa-node-id=${NODE[$d]}"
+    if grep -qFx -- "$want" "$tmp/out-dt"; then
+        ok "dt $d: the firmware's device tree has /memory@${ADDR[$d]#0x} with reg <${ADDR[$d]} ${BYTES[$d]}> and numa-node-id ${NODE[$d]}"
+    else
+        bad "dt $d: no '$want'; memory nodes: $(grep '^spmem-dt-memory ' "$tmp/out-dt" | tr '\n' ';')"
+    fi
+done
+check_nodes_of dt
+check_sp dt
+check_ram dt
+
+# --- nospdt: 6.12, acpi=off, no sp-mem --------------------------------------------
+# Without sp-mem the firmware adds no memory node: the guest sees QEMU's
+# (memory@40000000 only), and the same nodes as above minus the sp-mem ones.
+boot nospdt "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=off \
+    "acpi=off spmem-mods=$MODS_612" "${NO_SPMEM_DIST[@]}"
+mem0=$(sed -n 's/^spmem-dt-memory //p' "$tmp/out-nospdt" | tr '\n' ';')
+mem=$(sed -n 's/^spmem-dt-memory //p' "$tmp/out-dt" | grep -vE "^memory@($(IFS='|'; echo "${ADDR[*]#0x}" | sed 's/0x//g')) " | tr '\n' ';')
+if [ -n "$mem0" ] && [ "$mem0" = "$mem" ] && ! grep -q '^spmem-iomem-all .*Soft Reserved' "$tmp/out-nospdt"; then
+    ok "nospdt: without sp-mem the firmware's device tree has QEMU's memory nodes only ($mem0), the same as with sp-mem minus the sp-mem ones; no Soft Reserved"
+else
+    bad "nospdt: memory nodes without sp-mem '$mem0', with sp-mem (others) '$mem'"
+fi
+# The added memory nodes gave Linux no RAM: the same MemTotal (both boots
+# have nodes 0, 1 and 2, from /distance-map).
+kb=$(awk '/^spmem-start-MemTotal:/ {print $2}' "$tmp/out-dt")
+kb0=$(awk '/^spmem-start-MemTotal:/ {print $2}' "$tmp/out-nospdt")
+if [ -n "$kb" ] && [ "$kb" = "$kb0" ]; then
+    ok "dt: MemTotal $kb kB at the start of /init, the same as without sp-mem: the memory nodes the firmware added are not RAM to Linux"
+else
+    bad "dt: MemTotal '$kb' kB with sp-mem, '$kb0' kB without"
+fi
+
+# --- hmat61 and hmat612: ACPI with HMAT ----------------------------------------
+# Node 0 is the initiator of the memory-only nodes 1 and 2 (HMAT's
+# Memory Proximity Domain Attributes), with latency and bandwidth for each.
+# shellcheck disable=SC2054
+HMAT=(-numa hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=10
+      -numa hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=10G
+      -numa hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-latency,latency=40
+      -numa hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=40G
+      -numa hmat-lb,initiator=0,target=2,hierarchy=memory,data-type=access-latency,latency=50
+      -numa hmat-lb,initiator=0,target=2,hierarchy=memory,data-type=access-bandwidth,bandwidth=20G)
+# hmat_boot LABEL KERNEL INITRD MODS: boot with -machine hmat=on.
+hmat_boot() {
+    local saved=("${MACHINE[@]}")
+    backends
+    MACHINE=("${MACHINE[@]/#node,nodeid=1/node,nodeid=1,initiator=0}")
+    MACHINE=("${MACHINE[@]/#node,nodeid=2/node,nodeid=2,initiator=0}")
+    boot "$1" "$2" "$3" acpi=on,hmat=on \
+        "acpi=force spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-mods=$4" \
+        "${SPMEM_ARGS[@]}" "${HMAT[@]}"
+    MACHINE=("${saved[@]}")
+    if grep -q '^spmem-dmesg .*ACPI: HMAT 0x' "$tmp/out-$1"; then
+        ok "$1: Linux $(sed -n 's/^spmem-kernel //p' "$tmp/out-$1") read an HMAT: $(sed -n 's/^spmem-dmesg .*\(ACPI: HMAT 0x.*\)/\1/p' "$tmp/out-$1" | head -1)"
+    else
+        bad "$1: no HMAT: $(grep -E '^spmem-(kernel|acpi-tables)' "$tmp/out-$1" | tr '\n' ' ')"
+    fi
+    check_nodes_of "$1"
+}
+
+# Linux 6.1: the node of an hmem device comes from the HMAT target
+# (drivers/acpi/numa/hmat.c), but only with CONFIG_DEV_DAX_HMEM_DEVICES,
+# which needs the dax core built in; Debian's 6.1 builds it as a module.
+hmat_boot hmat61 "$KERNEL_61" "$OUT/initrd-61.cpio.gz" "$MODS_61"
+cfg61=$(compgen -G "$(dirname "$KERNEL_61")/config-*")
+why=
+if ! grep -qx 'CONFIG_DEV_DAX_HMEM_DEVICES=y' "$cfg61" &&
+   grep -qx 'spmem-hmem-devices no' "$tmp/out-hmat61" &&
+   ! grep -q '^spmem-dax ' "$tmp/out-hmat61"; then
+    why="$(basename "$cfg61") has $(grep -E '^CONFIG_DAX=' "$cfg61") and no CONFIG_DEV_DAX_HMEM_DEVICES=y (it depends on DAX=y), so no code creates hmem devices from HMAT or Soft Reserved: no hmem_register_device in the guest's /proc/kallsyms, no dax device after insmod $MODS_61 (Debian's kernel configuration; 6.12 below has it)"
+fi
+check_sp hmat61 "$why"
+
+# Linux 6.12 with the same HMAT, and the two devices adjacent (as QEMU
+# places them by default): the UEFI map and /proc/iomem then have one
+# merged range (EDK2 merges adjacent descriptors of the same type and
+# attributes), and HMAT is what splits it into one dax device per node.
+ADDR[s1]=0x90000000
+specs=("s0:${ADDR[s0]}:${BYTES[s0]}:${NODE[s0]}" "s1:${ADDR[s1]}:${BYTES[s1]}:${NODE[s1]}")
+spmem_arg=$(IFS=,; echo "${specs[*]}")
+hmat_boot hmat612 "$KERNEL_612" "$OUT/initrd-612.cpio.gz" "$MODS_612"
+ADJACENT=1 check_sp hmat612
+ADDR[s1]=0xa0000000
+
+# --- nosp: 6.12, ACPI, no sp-mem ---------------------------------------------------
+boot nosp "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=on \
+    "acpi=force spmem-mods=$MODS_612" "${NO_SPMEM_DIST[@]}"
+if grep -q '^spmem-dmesg .*efi:.*|SP|' "$tmp/out-nosp" ||
+   grep -q '^spmem-iomem-all .*Soft Reserved' "$tmp/out-nosp" ||
+   grep -q '^spmem-dax ' "$tmp/out-nosp"; then
+    bad "nosp: SP memory, Soft Reserved or a dax device without sp-mem"
+else
+    ok "nosp: without sp-mem: no EFI_MEMORY_SP descriptor, no Soft Reserved, no dax device"
+fi
+if grep -q '^spmem-dmesg .*Faking a node' "$tmp/out-nosp"; then
+    bad "nosp: Linux faked one NUMA node without sp-mem: $(grep -E '^spmem-dmesg .*(invalid memblk|Faking)' "$tmp/out-nosp" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
+else
+    ok "nosp: NUMA on without sp-mem too ($(sed -n 's/^spmem-nodes //p' "$tmp/out-nosp"); the SRAT then has PXM 0 and the hot-plug PXM 2 only)"
+fi
+# MemTotal at the start of /init (before any dax work): at most one more
+# memory-less node's NODE_DATA lower with sp-mem (3 nodes under ACPI, 2
+# without: a node without memory has no SRAT entry), never higher.
+kb=$(awk '/^spmem-start-MemTotal:/ {print $2}' "$tmp/out-acpi")
+kb0=$(awk '/^spmem-start-MemTotal:/ {print $2}' "$tmp/out-nosp")
+if [ -n "$kb" ] && [ -n "$kb0" ] && [ "$kb" -le "$kb0" ] && [ $((kb0 - kb)) -le 64 ]; then
+    ok "MemTotal ${kb} kB with sp-mem, ${kb0} kB without: not one sp-mem page counted as RAM (the $((kb0 - kb)) kB: NODE_DATA of the third node, $(grep -o 'NODE_DATA(2) on node 0' "$tmp/out-acpi" | head -1))"
+else
+    bad "MemTotal '$kb' kB with sp-mem, '$kb0' kB without"
+fi
+
+finish
