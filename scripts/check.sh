@@ -46,11 +46,25 @@ bash "$TOP/scripts/guest-uboot.sh" | tee -a "$summary" || rc=1
 echo
 bash "$TOP/scripts/guest-uefi-acpi.sh" | tee -a "$summary" || rc=1
 echo
+# Our EDK2 build (scripts/build-firmware.sh, cached): Soft Reserved + dax.
+bash "$TOP/scripts/guest-uefi-sp.sh" | tee -a "$summary" || rc=1
+echo
 bash "$TOP/scripts/guest-xen.sh" | tee -a "$summary" || rc=1
+echo
+# QEMU's manuals with the sp-mem page, Sphinx with -W (log in test-logs/).
+bash "$TOP/scripts/docs.sh" > "$BUILD/test-logs/docs.log" 2>&1
+docs_rc=$?
+tail -2 "$BUILD/test-logs/docs.log"
+if [ $docs_rc = 0 ]; then
+    echo "docs: 1 passed, 0 failed" | tee -a "$summary"
+else
+    echo "docs: 0 passed, 1 failed" | tee -a "$summary"
+    rc=1
+fi
 
 echo
 echo "check: finished in $(( $(date +%s) - start ))s"
-awk '/^(qtest|dt|acpi|migration|guest-[a-z-]+): [0-9]+ passed, [0-9]+ failed/ {
+awk '/^(qtest|dt|acpi|migration|docs|guest-[a-z-]+): [0-9]+ passed, [0-9]+ failed/ {
          p += $2; f += $4; if ($6 != "") s += $6
      }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$summary"
