@@ -49,7 +49,8 @@ if [ -z "$ONLY" ]; then
     [ "$QUICK" = 1 ] || ONLY="build $ONLY"
 fi
 if [ -z "$RESULTS" ]; then
-    RESULTS=$BENCH/results/$(date +%Y%m%d-%H%M%S)$([ "$QUICK" = 1 ] && echo -quick)
+    RESULTS=$BENCH/results/$(date +%Y%m%d-%H%M%S)
+    [ "$QUICK" = 1 ] && RESULTS=$RESULTS-quick
 fi
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
