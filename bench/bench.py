@@ -237,6 +237,23 @@ def alternate(kinds, rep):
     return kinds if rep % 2 == 0 else kinds[::-1]
 
 
+def run_and_record(args, tag, rep, measure):
+    """Start a machine with ARGS, record measure(machine) with the
+    repetition, the load average and (in repetition 0) the command line;
+    the machine is quit whatever happens."""
+    m = Machine(args, tag)
+    try:
+        m.start()
+        rec = measure(m)
+        rec["rep"] = rep
+        rec["load"] = loadavg()
+        if rep == 0:
+            rec["cmdline"] = " ".join(m.cmdline)
+    finally:
+        m.quit()
+    record(rec)
+
+
 # --- start-up ---------------------------------------------------------------
 
 def bench_startup():
@@ -254,20 +271,13 @@ def bench_startup():
         for n, s in order + [(0, GiB)]:
             kinds = ["sp-mem", "pc-dimm"] if n else ["none"]
             for kind in alternate(kinds, rep):
-                m = Machine(machine_args(kind, n, s), "startup")
-                try:
-                    m.start()
-                    rec = {"bench": "startup", "kind": kind, "ndev": n,
-                           "size": s, "rep": rep,
-                           "qmp_ready_ms": round(m.ms("qmp_ready"), 3),
-                           "greeting_ms": round(m.ms("greeting"), 3),
-                           "first_byte_ms": round(m.ms("first_byte"), 3),
-                           "load": loadavg()}
-                    if rep == 0:
-                        rec["cmdline"] = " ".join(m.cmdline)
-                finally:
-                    m.quit()
-                record(rec)
+                run_and_record(
+                    machine_args(kind, n, s), "startup", rep,
+                    lambda m: {"bench": "startup", "kind": kind, "ndev": n,
+                               "size": s,
+                               "qmp_ready_ms": round(m.ms("qmp_ready"), 3),
+                               "greeting_ms": round(m.ms("greeting"), 3),
+                               "first_byte_ms": round(m.ms("first_byte"), 3)})
         log("startup: repetition %d/%d done (load %s)" % (rep + 1, reps, loadavg()))
 
 
@@ -283,29 +293,23 @@ def bench_memory():
     for rep in range(reps):
         for prealloc, size in cases:
             for kind in alternate(kinds, rep):
-                m = Machine(machine_args(kind, 1, size,
-                                         prealloc=(prealloc == "on"),
-                                         maxmem_devs=1), "memory")
-                try:
-                    m.start()
+                def rss(m):
                     after_start = m.status()
                     time.sleep(0.5)
                     later = m.status()
-                    rec = {"bench": "memory", "kind": kind, "size": size,
-                           "prealloc": prealloc, "rep": rep,
-                           "qmp_ready_ms": round(m.ms("qmp_ready"), 3),
-                           "rss_kib": after_start["VmRSS"],
-                           "rss_anon_kib": after_start["RssAnon"],
-                           "rss_file_kib": after_start["RssFile"],
-                           "rss_shmem_kib": after_start["RssShmem"],
-                           "rss_500ms_kib": later["VmRSS"],
-                           "vmsize_kib": after_start["VmSize"],
-                           "load": loadavg()}
-                    if rep == 0:
-                        rec["cmdline"] = " ".join(m.cmdline)
-                finally:
-                    m.quit()
-                record(rec)
+                    return {"bench": "memory", "kind": kind, "size": size,
+                            "prealloc": prealloc,
+                            "qmp_ready_ms": round(m.ms("qmp_ready"), 3),
+                            "rss_kib": after_start["VmRSS"],
+                            "rss_anon_kib": after_start["RssAnon"],
+                            "rss_file_kib": after_start["RssFile"],
+                            "rss_shmem_kib": after_start["RssShmem"],
+                            "rss_500ms_kib": later["VmRSS"],
+                            "vmsize_kib": after_start["VmSize"]}
+                run_and_record(machine_args(kind, 1, size,
+                                            prealloc=(prealloc == "on"),
+                                            maxmem_devs=1),
+                               "memory", rep, rss)
         log("memory: repetition %d/%d done" % (rep + 1, reps))
 
 

@@ -121,6 +121,16 @@ download_deb() {
     apt-get download -qq "$1:arm64" 2>/dev/null || apt-get download -qq "$1"
 }
 
+# guest_begin: what every guest script needs first: the packages of
+# scripts/deps.sh, the patched emulator, and a temporary directory $tmp
+# that is removed when the script exits.
+guest_begin() {
+    bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+    [ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+}
+
 # guest_unpack PKG DIR: unpack the .deb of PKG into DIR, once.
 guest_unpack() {
     local pkg=$1 dir=$2 f

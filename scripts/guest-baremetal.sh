@@ -46,7 +46,7 @@ declare -A BYTES=([s0]=0x4000000 [s1]=0x2000000)
 TEST_NAME=guest-baremetal
 
 # --- tools and libfdt (idempotent, no network when all is present) -------
-bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+guest_begin
 if ! guest_unpack libfdt-dev "$LIBFDT_DIR" ||
    [ ! -f "$LIBFDT_DIR/usr/lib/aarch64-linux-gnu/libfdt.a" ]; then
     bad "fetch and unpack libfdt-dev:arm64"
@@ -88,11 +88,7 @@ else
     bad "dt-mk-schema: $(cat "$GUEST_BUILD/schema.log")"
 fi
 
-[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
-
 # --- host side of the patterns ------------------------------------------
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 # pattern.py fill-host FILE BASE SIZE NODE: write H into the host block.
 # pattern.py check-guest|check-host FILE BASE SIZE NODE OFFSET: check the
 # 4 KiB block at OFFSET for G or H, print the first mismatch, exit 1.

@@ -37,18 +37,10 @@ TEST_NAME=guest-linux-dt
 
 
 # --- kernel, busybox, initramfs -------------------------------------------
-bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
-linux_kernel NUMA OF_NUMA
-linux_busybox
-INITRD=$OUT/initrd.cpio.gz
-linux_initramfs "$GUEST_SRC/init" "$INITRD"
-
-[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
+guest_begin
+linux_guest "$GUEST_SRC/init" NUMA OF_NUMA
 
 # --- backends and host words ------------------------------------------------
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
 spmem_backends "$tmp"
 
 # --- boot ------------------------------------------------------------------

@@ -71,6 +71,17 @@ linux_initramfs() {
     fi
 }
 
+# linux_guest INIT CONFIG...: a kernel with CONFIG... (linux_kernel),
+# busybox, and INITRD=$OUT/initrd.cpio.gz with the /init script INIT.
+linux_guest() {
+    local init=$1
+    shift
+    linux_kernel "$@"
+    linux_busybox
+    INITRD=$OUT/initrd.cpio.gz
+    linux_initramfs "$init" "$INITRD"
+}
+
 # check_nodes LOG NODE...: Linux knows the NUMA nodes (/sys/devices/system/node).
 check_nodes() {
     local log=$1 nodes missing= n

@@ -45,7 +45,7 @@ TIMEOUT=180
 TEST_NAME=guest-uboot
 
 # --- tools --------------------------------------------------------------------
-bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+guest_begin
 command -v mkimage >/dev/null || { bad "no mkimage (package u-boot-tools)"; finish; }
 MKFS=$(command -v mkfs.ext2 || echo /sbin/mkfs.ext2)
 [ -x "$MKFS" ] || { bad "no mkfs.ext2 (package e2fsprogs)"; finish; }
@@ -62,11 +62,6 @@ fi
 # --- kernel, busybox, initramfs ------------------------------------------------
 linux_kernel NUMA OF_NUMA
 linux_busybox
-
-[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 # --- boot disk: MBR + ext2 with boot.scr, Image, initrd --------------------------
 mkdir -p "$tmp/fs"

@@ -47,22 +47,14 @@ FW_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
 TEST_NAME=guest-uefi-acpi
 
 # --- kernel, busybox, initramfs, firmware ------------------------------------
-bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
-linux_kernel NUMA ACPI_NUMA EFI_STUB
-linux_busybox
-INITRD=$OUT/initrd.cpio.gz
-linux_initramfs "$GUEST_SRC/init" "$INITRD"
+guest_begin
+linux_guest "$GUEST_SRC/init" NUMA ACPI_NUMA EFI_STUB
 if [ ! -r "$FW_CODE" ] || [ ! -r "$FW_VARS" ]; then
     bad "no $FW_CODE / $FW_VARS (package qemu-efi-aarch64)"
     finish
 fi
 
-[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
-
 # --- backends and host words ------------------------------------------------
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
 spmem_backends "$tmp"
 specs=()
 for d in "${DEVS[@]}"; do

@@ -100,7 +100,7 @@ EOF
 seed() { word "$1" "${ADDR[$2]}" "${NODE[$2]}"; }   # seed PREFIX DEV
 
 # --- firmware, kernels, initramfs ---------------------------------------------
-bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+guest_begin
 t0=$(date +%s%N)
 if bash "$TOP/scripts/build-firmware.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
     ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, scripts/build-firmware.sh took $(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')s"
@@ -108,7 +108,6 @@ else
     bad "scripts/build-firmware.sh"
     finish
 fi
-[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
 
 mkdir -p "$OUT"
 if aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror \
@@ -139,9 +138,6 @@ initramfs_for 612
 LINUX_KERNEL_PKG=${SPMEM_KERNEL_61:-} linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT
 KERNEL_61=$KERNEL
 initramfs_for 61
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 # backends: fresh backend files holding the host pattern; sets SPMEM_ARGS.
 backends() {

@@ -41,7 +41,7 @@ XEN_PKG=xen-hypervisor-4.17-arm64
 TEST_NAME=guest-xen
 
 # --- Xen, kernel, busybox, initramfs --------------------------------------
-bash "$TOP/scripts/deps.sh" || { bad "scripts/deps.sh"; finish; }
+guest_begin
 if guest_unpack "$XEN_PKG" "$OUT/xen" &&
         XEN=$(compgen -G "$OUT/xen/boot/xen-*-arm64" | head -1) &&
         [ -f "$XEN" ]; then
@@ -50,17 +50,9 @@ else
     bad "fetch and unpack $XEN_PKG:arm64"
     finish
 fi
-linux_kernel NUMA OF_NUMA XEN_DOM0 HVC_XEN
-linux_busybox
-INITRD=$OUT/initrd.cpio.gz
-linux_initramfs "$GUEST_SRC/init" "$INITRD"
-
-[ -x "$QEMU" ] || { bad "no $QEMU: run scripts/build.sh first"; finish; }
+linux_guest "$GUEST_SRC/init" NUMA OF_NUMA XEN_DOM0 HVC_XEN
 
 # --- backends and host words ------------------------------------------------
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
 spmem_backends "$tmp"
 
 # --- boot ------------------------------------------------------------------
