@@ -28,8 +28,11 @@ PRISTINE_BUILD=$TOP/build-pristine
 OVERLAY_DIRS="hw include tests docs"
 
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
-# Let clones at other paths (CI) hit the same cache entries.
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
+# Let clones at other paths (CI) hit the same cache entries.  Always this
+# tree's top: a value inherited from another tree's script (bench/build.sh
+# builds a clone) would leave this tree's paths absolute, and every
+# compilation a miss.
+export CCACHE_BASEDIR=$TOP
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 # build_lock: hold, until the calling script exits, the lock that lets one
