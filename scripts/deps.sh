@@ -22,6 +22,10 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       # scripts/guest-uefi-sp.sh: static arm64 helper guest/dax/daxmap.c, and
       # the kernel modules it unpacks (.ko.xz)
       libc6-dev-arm64-cross xz-utils
+      # scripts/build-linux61.sh: Kconfig's parser (flex, bison) and
+      # kernel/time's timeconst.h (bc) for the guest's Linux 6.1, and
+      # depmod (kmod) for the index of its built-in drivers
+      flex bison bc kmod
       # scripts/docs.sh: QEMU's manuals (Sphinx >= 3.4.3, rtd theme >= 0.5)
       python3-sphinx python3-sphinx-rtd-theme)
 MESON_MIN=1.5

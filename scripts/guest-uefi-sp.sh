@@ -13,11 +13,15 @@
 #           (firmware/edk2 0002: Linux reads a node only from memory
 #           nodes; under UEFI it takes the memory type from the UEFI map)
 #   nospdt  the same without sp-mem: the firmware adds no memory node
-#   hmat61  Linux 6.1 (bookworm) with ACPI, -machine hmat=on and HMAT
-#           entries for the sp-mem nodes: firmware view checked; the dax
-#           checks are skipped because Debian's 6.1 kernels cannot create
-#           hmem devices (CONFIG_DAX=m turns DEV_DAX_HMEM_DEVICES off),
-#           with the evidence from the guest
+#   hmat61  Debian's Linux 6.1 (bookworm) with ACPI, -machine hmat=on and
+#           HMAT entries for the sp-mem nodes: the unmodified kernel sees
+#           the SP ranges as Soft Reserved, the HMAT and the nodes, but
+#           creates no dax device (Debian's CONFIG_DAX=m turns
+#           DEV_DAX_HMEM_DEVICES off), which is checked with the evidence
+#   hmat61dax the same machine with our build of 6.1 (DAX=y, everything
+#           built in; scripts/build-linux61.sh): one dax device per range
+#           at the node of its HMAT target (6.1 takes the node from the
+#           HMAT), the patterns through it, daxctl to system-ram
 #   hmat612 the same with 6.12 and the two devices adjacent (as QEMU
 #           places them by default): EDK2 merges adjacent descriptors of
 #           the same type and attributes, so the UEFI map and /proc/iomem
@@ -26,7 +30,9 @@
 #   nosp    6.12 with ACPI and no sp-mem: no SP descriptor, no Soft
 #           Reserved, NUMA on, MemTotal as with sp-mem
 # Needs build/qemu-system-aarch64 (scripts/build.sh); builds the firmware
-# (cached).  Last line: "guest-uefi-sp: N passed, N failed[, N skipped]".
+# and the 6.1 kernel of hmat61dax (both cached; cold, the kernel is a
+# download of 138 MB and some minutes of compiling).  Last line:
+# "guest-uefi-sp: N passed, N failed[, N skipped]".
 #
 # Choices:
 #  - Kernels: the package linux-image-cloud-arm64 depends on, in
@@ -34,7 +40,9 @@
 #    dax modules (device_dax, dax_hmem, kmem and what they depend on:
 #    decompressed from its .deb into the initramfs, loaded with insmod;
 #    kmem only right before daxctl).  SPMEM_KERNEL_612 and SPMEM_KERNEL_61
-#    name other linux-image-* packages.
+#    name other linux-image-* packages.  hmat61dax boots upstream 6.1.176
+#    from Debian's source package with our guest/dax/linux-6.1.config
+#    (scripts/build-linux61.sh): no modules, an initramfs without any.
 #  - Device mode: from Linux 6.3 on, dax_hmem offers its devices to kmem
 #    first; the guest puts each unclaimed one in device mode with
 #    "daxctl reconfigure-device --mode=devdax" before mapping it.
@@ -69,6 +77,7 @@ OUT=$BUILD/guest/uefi-sp
 TIMEOUT=300
 FW_CODE=$BUILD/firmware/AAVMF_CODE.fd
 FW_VARS=$BUILD/firmware/AAVMF_VARS.fd
+K61=$BUILD/guest/linux61
 TEST_NAME=guest-uefi-sp
 
 # The devices (see Choices); these replace guest-linux-lib.sh's.
@@ -100,12 +109,23 @@ EOF
 seed() { word "$1" "${ADDR[$2]}" "${NODE[$2]}"; }   # seed PREFIX DEV
 
 # --- firmware, kernels, initramfs ---------------------------------------------
+# since T0: seconds since T0 (date +%s%N), two decimals.
+since() { awk -v t="$(( $(date +%s%N) - $1 ))" 'BEGIN {printf "%.2f", t / 1e9}'; }
+
 guest_begin
 t0=$(date +%s%N)
 if bash "$TOP/scripts/build-firmware.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
-    ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, scripts/build-firmware.sh took $(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')s"
+    ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, scripts/build-firmware.sh took $(since "$t0")s"
 else
     bad "scripts/build-firmware.sh"
+    finish
+fi
+# Our Linux 6.1 with the dax core built in (hmat61dax).
+t0=$(date +%s%N)
+if bash "$TOP/scripts/build-linux61.sh" && [ -s "$K61/Image" ] && [ -s "$K61/config" ]; then
+    ok "Linux $(cat "$K61/release") ${K61#"$TOP"/}/Image ($(grep -E '^CONFIG_(DAX|DEV_DAX_HMEM_DEVICES)=|^# CONFIG_MODULES ' "$K61/config" | paste -sd ' ')), scripts/build-linux61.sh took $(since "$t0")s"
+else
+    bad "scripts/build-linux61.sh"
     finish
 fi
 
@@ -119,25 +139,39 @@ else
 fi
 linux_busybox
 
-# initramfs_for NAME: the initramfs of the kernel linux_kernel chose.
-# Sets MODS_NAME to the modules, in load order.
+# initramfs_for NAME [MODULE...]: the initramfs $OUT/initrd-NAME.cpio.gz,
+# with the MODULEs of the kernel linux_kernel chose and the modules they
+# depend on (none for a kernel with all built in), and every file under
+# the directory INITRAMFS_ROOT, if set, at the same path.  Sets MODS_NAME
+# to the modules, in load order.
 initramfs_for() {
+    local name=$1 f
+    shift
     INITRAMFS_EXTRA=("bin/daxmap=$OUT/daxmap")
-    linux_modules device_dax dax_hmem kmem
+    if [ -n "${INITRAMFS_ROOT:-}" ]; then
+        while read -r f; do
+            INITRAMFS_EXTRA+=("$f=$INITRAMFS_ROOT/$f")
+        done < <(cd "$INITRAMFS_ROOT" && find . -type f | sed 's|^\./||' | sort)
+    fi
+    LINUX_MODULES=
+    [ $# = 0 ] || linux_modules "$@"
     # kmem is loaded later, by the guest, right before daxctl.
-    printf -v "MODS_$1" %s "${LINUX_MODULES//,kmem/}"
+    printf -v "MODS_$name" %s "${LINUX_MODULES//,kmem/}"
     linux_userland daxctl usr/bin/daxctl
-    linux_initramfs_extra "$GUEST_SRC/init" "$OUT/initrd-$1.cpio.gz"
+    linux_initramfs_extra "$GUEST_SRC/init" "$OUT/initrd-$name.cpio.gz"
 }
 k612=${SPMEM_KERNEL_612:-$(kernel_of_release bookworm-backports linux-image-cloud-arm64)}
 LINUX_KERNEL_PKG=$k612 linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT DEV_DAX_HMEM_DEVICES
 KERNEL_612=$KERNEL
-initramfs_for 612
+initramfs_for 612 device_dax dax_hmem kmem
 # Debian's 6.1 kernels build the dax core as a module, which turns
 # DEV_DAX_HMEM_DEVICES off; see the hmat61 boot.
 LINUX_KERNEL_PKG=${SPMEM_KERNEL_61:-} linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT
 KERNEL_61=$KERNEL
-initramfs_for 61
+initramfs_for 61 device_dax dax_hmem kmem
+# Our 6.1 (scripts/build-linux61.sh): no modules, the guest loads none;
+# its /lib/modules has the index of the built-in drivers (for daxctl).
+INITRAMFS_ROOT=$K61/root initramfs_for 61dax
 
 # backends: fresh backend files holding the host pattern; sets SPMEM_ARGS.
 backends() {
@@ -186,7 +220,9 @@ hexrange() { printf '%x-%x' "$1" $(($1 + $2 - 1)); }
 
 # covering OUT KIND BASE BYTES: the line of OUT that covers BASE+BYTES,
 # KIND efi (a Conventional descriptor with EFI_MEMORY_SP) or iomem (a
-# top-level "Soft Reserved" resource).
+# top-level "Soft Reserved" resource, or one right under an hmem.N
+# resource of the same range: Linux 6.1's hmem_register_device adds its
+# platform device's resource above the Soft Reserved one).
 covering() {
     local out=$1 kind=$2 a=$3 b=$4 s e line
     while read -r s e line; do
@@ -197,18 +233,29 @@ covering() {
     done < <(if [ "$kind" = efi ]; then
                  sed -n 's/^spmem-dmesg .*efi:   0x\([0-9a-f]*\)-0x\([0-9a-f]*\) \(\[Conventional *|.*|SP|.*\)$/\1 \2 \1-\2 \3/p' "$out"
              else
-                 sed -n 's/^spmem-iomem-all \([0-9a-f]*\)-\([0-9a-f]*\) : Soft Reserved$/\1 \2 \1-\2 : Soft Reserved/p' "$out"
+                 awk '/^spmem-iomem-all / {
+                          l = substr($0, 17); depth = match(l, /[^ ]/) - 1; sub(/^ +/, "", l)
+                          r = l; sub(/ : .*/, "", r); name = substr(l, length(r) + 4)
+                          if (depth == 0) { top = l; topr = r; topname = name }
+                          if (name != "Soft Reserved") next
+                          split(r, se, "-")
+                          if (depth == 0)
+                              print se[1], se[2], l
+                          else if (depth == 2 && r == topr && topname ~ /^hmem\.[0-9]+$/)
+                              print se[1], se[2], l " (under " top ")"
+                      }' "$out"
              fi)
     return 1
 }
 
-# check_sp LABEL [WHY]: every sp-mem range is EFI_MEMORY_SP memory in the
-# UEFI map and Soft Reserved in /proc/iomem (exactly, or, with ADJACENT=1,
-# within a merged range), not System RAM; and unless WHY (the reason for
-# a skip) is given, a dax device on its node through which the patterns
-# crossed.
+# check_sp LABEL [nodax]: every sp-mem range is EFI_MEMORY_SP memory in
+# the UEFI map and Soft Reserved in /proc/iomem (exactly, or, with
+# ADJACENT=1, within a merged range), not System RAM; and, unless nodax
+# is given (a kernel that cannot have dax devices, checked by the
+# caller), a dax device whose numa_node and target_node are the device's
+# node, through which the patterns crossed.
 check_sp() {
-    local label=$1 why=${2:-} out=$tmp/out-$1 d a b line dax node want got s e
+    local label=$1 mode=${2:-} out=$tmp/out-$1 d a b line dax node tnode want got s e
     for d in "${DEVS[@]}"; do
         a=${ADDR[$d]} b=${BYTES[$d]}
         want=$(printf '%012x-%012x' "$a" $((a + b - 1)))
@@ -230,19 +277,18 @@ check_sp() {
                 bad "$label $d: System RAM $s-$e in /proc/iomem overlaps it"
             fi
         done < <(sed -n 's/^spmem-iomem-all *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' "$out")
-        if [ -n "$why" ]; then
-            skip "$label $d: dax device, its node and the patterns through it: $why"
-            continue
-        fi
+        [ "$mode" = nodax ] && continue
         dax=$(sed -n "s/^spmem-daxof $d //p" "$out")
         line=$(grep "^spmem-dax $dax " "$out")
         node=$(sed -n 's/.* numa_node=\([-0-9]*\) .*/\1/p' <<< "$line")
+        tnode=$(sed -n 's/.* target_node=\([-0-9]*\) .*/\1/p' <<< "$line")
         if [ -z "$dax" ]; then
             bad "$label $d: no dax device starts at $a; dax devices: $(grep '^spmem-dax ' "$out" | tr '\n' ';') insmod: $(grep '^spmem-insmod' "$out" | tr '\n' ' ')"
-        elif [ "$node" = "${NODE[$d]}" ] && grep -q 'chardev=yes' <<< "$line"; then
-            ok "$label $d: /dev/$dax, numa_node $node = the device's node (${line#spmem-dax "$dax" })"
+        elif [ "$node" = "${NODE[$d]}" ] && [ "$tnode" = "${NODE[$d]}" ] &&
+             grep -q 'chardev=yes' <<< "$line"; then
+            ok "$label $d: /dev/$dax, numa_node $node and target_node $tnode = the device's node (${line#spmem-dax "$dax" })"
         else
-            bad "$label $d: /dev/$dax numa_node '$node', want ${NODE[$d]} (${line#spmem-dax })"
+            bad "$label $d: /dev/$dax numa_node '$node', target_node '$tnode', want ${NODE[$d]} (${line#spmem-dax })"
         fi
         want="spmem-daxmap $d daxmap /dev/$dax read $ROFF $PLEN ok first $(seed 0x484f535400000000 "$d")"
         if [ -n "$dax" ] && grep -qFx -- "$want" "$out"; then
@@ -371,14 +417,14 @@ HMAT=(-numa hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-laten
       -numa hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=40G
       -numa hmat-lb,initiator=0,target=2,hierarchy=memory,data-type=access-latency,latency=50
       -numa hmat-lb,initiator=0,target=2,hierarchy=memory,data-type=access-bandwidth,bandwidth=20G)
-# hmat_boot LABEL KERNEL INITRD MODS: boot with -machine hmat=on.
+# hmat_boot LABEL KERNEL INITRD MODS [APPEND]: boot with -machine hmat=on.
 hmat_boot() {
     local saved=("${MACHINE[@]}")
     backends
     MACHINE=("${MACHINE[@]/#node,nodeid=1/node,nodeid=1,initiator=0}")
     MACHINE=("${MACHINE[@]/#node,nodeid=2/node,nodeid=2,initiator=0}")
     boot "$1" "$2" "$3" acpi=on,hmat=on \
-        "acpi=force spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-mods=$4" \
+        "acpi=force spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-mods=$4${5:+ $5}" \
         "${SPMEM_ARGS[@]}" "${HMAT[@]}"
     MACHINE=("${saved[@]}")
     if grep -q '^spmem-dmesg .*ACPI: HMAT 0x' "$tmp/out-$1"; then
@@ -391,16 +437,38 @@ hmat_boot() {
 
 # Linux 6.1: the node of an hmem device comes from the HMAT target
 # (drivers/acpi/numa/hmat.c), but only with CONFIG_DEV_DAX_HMEM_DEVICES,
-# which needs the dax core built in; Debian's 6.1 builds it as a module.
+# which needs the dax core built in.  Debian's 6.1 builds it as a module:
+# its boot shows what the unmodified kernel sees, and that it creates no
+# dax device; hmat61dax makes the dax checks on our build of 6.1.
 hmat_boot hmat61 "$KERNEL_61" "$OUT/initrd-61.cpio.gz" "$MODS_61"
 cfg61=$(compgen -G "$(dirname "$KERNEL_61")/config-*")
-why=
-if ! grep -qx 'CONFIG_DEV_DAX_HMEM_DEVICES=y' "$cfg61" &&
-   grep -qx 'spmem-hmem-devices no' "$tmp/out-hmat61" &&
-   ! grep -q '^spmem-dax ' "$tmp/out-hmat61"; then
-    why="$(basename "$cfg61") has $(grep -E '^CONFIG_DAX=' "$cfg61") and no CONFIG_DEV_DAX_HMEM_DEVICES=y (it depends on DAX=y), so no code creates hmem devices from HMAT or Soft Reserved: no hmem_register_device in the guest's /proc/kallsyms, no dax device after insmod $MODS_61 (Debian's kernel configuration; 6.12 below has it)"
+if grep -qx 'CONFIG_DEV_DAX_HMEM_DEVICES=y' "$cfg61"; then
+    # A 6.1 kernel that has it (SPMEM_KERNEL_61): every check.
+    check_sp hmat61
+else
+    check_sp hmat61 nodax
+    if grep -qx 'spmem-hmem-devices no' "$tmp/out-hmat61" &&
+       ! grep -q '^spmem-dax ' "$tmp/out-hmat61"; then
+        ok "hmat61: no dax device, as expected: $(basename "$cfg61") has $(grep -E '^CONFIG_DAX=' "$cfg61") and no CONFIG_DEV_DAX_HMEM_DEVICES=y (it depends on DAX=y), no hmem_register_device in the guest's /proc/kallsyms, no dax device after insmod $MODS_61 (the dax checks of 6.1: hmat61dax)"
+    else
+        bad "hmat61: $(basename "$cfg61") has no CONFIG_DEV_DAX_HMEM_DEVICES=y, yet the guest says: $(grep -E '^spmem-(hmem-devices|dax) ' "$tmp/out-hmat61" | tr '\n' ';')"
+    fi
 fi
-check_sp hmat61 "$why"
+
+# The same machine with our 6.1 (DAX=y, DEV_DAX_HMEM_DEVICES=y, all built
+# in): the HMAT parser registers one hmem device per Soft Reserved range
+# at the node of its target; then daxctl makes RAM_DEV system-ram.
+hmat_boot hmat61dax "$K61/Image" "$OUT/initrd-61dax.cpio.gz" "" "spmem-ram=$RAM_DEV"
+rel=$(cat "$K61/release")
+if grep -qx "spmem-kernel $rel" "$tmp/out-hmat61dax" &&
+   grep -qx 'spmem-hmem-devices yes' "$tmp/out-hmat61dax" &&
+   [ "$(grep '^spmem-insmod ' "$tmp/out-hmat61dax")" = "spmem-insmod kmem built-in" ]; then
+    ok "hmat61dax: the guest runs our $rel: hmem_register_device in /proc/kallsyms, the dax drivers and kmem built in, no module loaded"
+else
+    bad "hmat61dax: not our $rel with the dax drivers built in: $(grep -E '^spmem-(kernel|hmem-devices|insmod) ' "$tmp/out-hmat61dax" | tr '\n' ';')"
+fi
+check_sp hmat61dax
+check_ram hmat61dax
 
 # Linux 6.12 with the same HMAT, and the two devices adjacent (as QEMU
 # places them by default): the UEFI map and /proc/iomem then have one
