@@ -82,34 +82,8 @@ fi
 bash "$TOP/scripts/deps.sh"
 
 # --- fetch --------------------------------------------------------------------
-verify() {
-    (cd "$SRC_CACHE" && sha256sum --quiet -c - <<EOT
-$EDK2_ORIG_SHA256  $EDK2_ORIG
-$EDK2_DEB_SHA256  $EDK2_DEBTAR
-EOT
-    ) >/dev/null 2>&1
-}
-mkdir -p "$SRC_CACHE"
-if ! verify; then
-    # The pool directory of edk2 in the configured archive, from apt.
-    pool=$(apt-get source --print-uris edk2 2>/dev/null |
-           sed -n "s|^'\(.*\)/edk2_[^/]*\.dsc'.*|\1|p" | head -1)
-    if [ -z "$pool" ]; then
-        echo "build-firmware: apt knows no edk2 source package (deb-src missing? run scripts/deps.sh)" >&2
-        exit 1
-    fi
-    echo "build-firmware: downloading edk2 $EDK2_VERSION tarballs into $SRC_CACHE"
-    for f in "$EDK2_ORIG:$EDK2_ORIG_SHA256" "$EDK2_DEBTAR:$EDK2_DEB_SHA256"; do
-        /usr/lib/apt/apt-helper download-file "$pool/${f%:*}" \
-            "$SRC_CACHE/${f%:*}" "SHA256:${f#*:}" 2>&1 |
-            grep -v 'unsandboxed as root' || true
-    done
-    if ! verify; then
-        echo "build-firmware: download failed or checksum mismatch for edk2 $EDK2_VERSION" >&2
-        (cd "$SRC_CACHE" && sha256sum "$EDK2_ORIG" "$EDK2_DEBTAR") >&2 || true
-        exit 1
-    fi
-fi
+fetch_source build-firmware edk2 "$EDK2_ORIG:$EDK2_ORIG_SHA256" \
+    "$EDK2_DEBTAR:$EDK2_DEB_SHA256"
 
 # --- unpack, Debian's patches, BaseTools (once per source) --------------------
 src=$EDK2_CACHE/src-$src_key

@@ -12,7 +12,7 @@
 #
 # Choices:
 #  - Source: linux_6.1.176.orig.tar.xz of Debian's linux 6.1.176-1
-#    (bookworm), pinned by sha256 and size below and fetched by name from
+#    (bookworm), pinned by sha256 below and fetched by name from
 #    the pool directory of the machine's own apt configuration: the
 #    directory is taken from "apt-get source --print-uris linux" (whatever
 #    version the index has; deb-src comes from scripts/deps.sh), and apt's
@@ -54,7 +54,6 @@ set -euo pipefail
 LINUX_VERSION=6.1.176
 LINUX_ORIG=linux_$LINUX_VERSION.orig.tar.xz
 LINUX_ORIG_SHA256=9aad4025973feea3f0d978e82ab7db97d8d5ce3f59fcc6b1f316153d66e3a504
-LINUX_ORIG_SIZE=137945728
 CROSS=aarch64-linux-gnu-
 MAKE_ARGS=(ARCH=arm64 "CROSS_COMPILE=$CROSS")
 # Everything else that decides the result; bump the number when the way
@@ -94,32 +93,8 @@ fi
 bash "$TOP/scripts/deps.sh"
 
 # --- fetch --------------------------------------------------------------------
-verify() {
-    [ "$(stat -c %s "$SRC_CACHE/$LINUX_ORIG" 2>/dev/null)" = "$LINUX_ORIG_SIZE" ] &&
-    (cd "$SRC_CACHE" && echo "$LINUX_ORIG_SHA256  $LINUX_ORIG" |
-         sha256sum --quiet -c -) >/dev/null 2>&1
-}
-mkdir -p "$SRC_CACHE" "$K_CACHE"
-if ! verify; then
-    # The pool directory of linux in the configured archive, from apt.
-    pool=$(apt-get source --print-uris linux 2>/dev/null |
-           sed -n "s|^'\(.*\)/linux_[^/]*\.dsc'.*|\1|p" | head -1)
-    if [ -z "$pool" ]; then
-        echo "build-linux61: apt knows no linux source package (deb-src missing? run scripts/deps.sh)" >&2
-        exit 1
-    fi
-    echo "build-linux61: downloading $LINUX_ORIG ($LINUX_ORIG_SIZE bytes) into $SRC_CACHE"
-    t0=$(date +%s)
-    /usr/lib/apt/apt-helper download-file "$pool/$LINUX_ORIG" \
-        "$SRC_CACHE/$LINUX_ORIG" "SHA256:$LINUX_ORIG_SHA256" 2>&1 |
-        grep -v 'unsandboxed as root' || true
-    if ! verify; then
-        echo "build-linux61: download failed or checksum mismatch for $LINUX_ORIG" >&2
-        ls -l "$SRC_CACHE/$LINUX_ORIG" >&2 || true
-        exit 1
-    fi
-    echo "build-linux61: downloaded in $(( $(date +%s) - t0 ))s"
-fi
+fetch_source build-linux61 linux "$LINUX_ORIG:$LINUX_ORIG_SHA256"
+mkdir -p "$K_CACHE"
 
 # Unpack and compile: one big build at a time on this machine.  Another
 # run may have built this kernel while we waited.

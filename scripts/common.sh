@@ -98,6 +98,39 @@ finish() {
     exit
 }
 
+# fetch_source WHO PKG FILE:SHA256...: each FILE of Debian's source
+# package PKG in $SRC_CACHE with its sha256.  Missing ones are fetched by
+# name from the pool directory of PKG in the machine's own apt
+# configuration (the directory of the .dsc "apt-get source --print-uris"
+# names, whatever version the index has; deb-src comes from deps.sh), and
+# apt's own helper checks the hash.  WHO starts the messages.
+fetch_source() {
+    local who=$1 pkg=$2 f pool
+    shift 2
+    mkdir -p "$SRC_CACHE"
+    for f in "$@"; do
+        source_ok "$f" && continue
+        if [ -z "${pool:-}" ]; then
+            pool=$(apt-get source --print-uris "$pkg" 2>/dev/null |
+                   sed -n "s|^'\(.*\)/${pkg}_[^/]*\.dsc'.*|\1|p" | head -1)
+            if [ -z "$pool" ]; then
+                echo "$who: apt knows no $pkg source package (deb-src missing? run scripts/deps.sh)" >&2
+                return 1
+            fi
+        fi
+        echo "$who: downloading ${f%:*} into $SRC_CACHE"
+        /usr/lib/apt/apt-helper download-file "$pool/${f%:*}" \
+            "$SRC_CACHE/${f%:*}" "SHA256:${f#*:}" 2>&1 |
+            grep -v 'unsandboxed as root' || true
+        if ! source_ok "$f"; then
+            echo "$who: download failed or checksum mismatch for ${f%:*}" >&2
+            [ ! -f "$SRC_CACHE/${f%:*}" ] || sha256sum "$SRC_CACHE/${f%:*}" >&2
+            return 1
+        fi
+    done
+}
+source_ok() { echo "${1#*:}  $SRC_CACHE/${1%:*}" | sha256sum --quiet -c - >/dev/null 2>&1; }
+
 # For the guest scripts: arm64 (or Architecture: all) packages from Debian,
 # cached as .debs in $GUEST_DEBS and unpacked (not installed) into the
 # build directory.
