@@ -18,7 +18,7 @@
 #    testing them (to resume a walk that failed late).
 #  - The build lock (one QEMU build at a time) is taken for each build,
 #    not for the whole walk, so other builds can run during its tests.
-#  - Not in the test command: a walk takes about an hour on two cores.
+#  - Not in the test command: a walk takes about 40 minutes on two cores.
 set -uo pipefail
 export SPMEM_BUILD=${SPMEM_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/.walk/build}
 # shellcheck source=scripts/common.sh
