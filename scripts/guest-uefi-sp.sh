@@ -302,6 +302,11 @@ check_sp() {
         else
             bad "$label $d: backend file at $WOFF: $got; guest: $(grep "^spmem-daxmap $d .* write" "$out")"
         fi
+        if [ -n "$dax" ] && ! grep -q "^spmem-daxmap $d daxmap /dev/$dax \(error\|.* mismatch\)" "$out"; then
+            ok "$label $d: daxmap reported no error on /dev/$dax"
+        else
+            bad "$label $d: daxmap: $(grep "^spmem-daxmap $d " "$out" | tr '\n' ';')"
+        fi
     done
 }
 
