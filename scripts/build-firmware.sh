@@ -10,9 +10,10 @@
 #  - Source: edk2 2025.02-8+deb13u1 (trixie).  Its .dsc is not downloadable
 #    here (404) and no configured index lists this version, so the orig and
 #    debian tarballs are pinned by sha256 below and fetched by name from the
-#    pool directory of the machine's own apt configuration: the directory
-#    is taken from "apt-get source --print-uris edk2" (whatever version
-#    the index has), and apt's own helper downloads and checks the hash.
+#    pool directory of Debian's archive: the directory is taken from
+#    "apt-get source --print-uris edk2" in the project's private apt
+#    state (common.sh: fetch_source, apt_private; whatever version the
+#    index has), and apt's own helper downloads and checks the hash.
 #    No archive host is named here.
 #  - Unpack: the orig tarball, Debian's debian/ directory, and
 #    debian/patches/series applied with patch(1) (what dpkg-source would

@@ -13,10 +13,10 @@
 # Choices:
 #  - Source: linux_6.1.176.orig.tar.xz of Debian's linux 6.1.176-1
 #    (bookworm), pinned by sha256 below and fetched by name from
-#    the pool directory of the machine's own apt configuration: the
-#    directory is taken from "apt-get source --print-uris linux" (whatever
-#    version the index has; deb-src comes from scripts/deps.sh), and apt's
-#    own helper downloads it and checks the hash.  No archive host is
+#    the pool directory of Debian's archive: the directory is taken from
+#    "apt-get source --print-uris linux" in the project's private apt
+#    state (common.sh: fetch_source, apt_private; whatever version the
+#    index has), and apt's own helper downloads it and checks the hash.  No archive host is
 #    named here.  Once Debian drops this version from its pool, the pins
 #    (and perhaps the fragment) move to the next 6.1 tarball.
 #  - Debian's patches (linux_6.1.176-1.debian.tar.xz) are not applied.

@@ -98,12 +98,65 @@ finish() {
     exit
 }
 
+# debian_uri: the Debian archive the machine's own apt configuration
+# uses (so that whatever mirror the machine is set up for is used).
+debian_uri() {
+    local f uri=
+    for f in /etc/apt/sources.list.d/debian.sources; do
+        [ -r "$f" ] && uri=$(awk '/^URIs:/ {print $2; exit}' "$f")
+    done
+    if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
+        uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ {
+                     for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}
+                   }' /etc/apt/sources.list)
+    fi
+    [ -n "$uri" ] || { echo "no Debian archive URI found in apt sources" >&2; return 1; }
+    echo "$uri"
+}
+
+# apt_private ARG...: apt-get with a private state under $CACHE/apt: its
+# own sources list, package lists and package cache, for what the
+# machine's bookworm lists do not have: arm64 binaries of trixie,
+# trixie-backports and sid (Xen 4.20, Linux 7.x) and the source index of
+# sid (the pool directories of the source packages we build).  The
+# machine's apt configuration is neither read for sources nor changed.
+# The lists are fetched on first use; apt_private_refresh fetches them
+# again (a package a stale list does not know).
+APT_PRIVATE=$CACHE/apt
+apt_private() {
+    if [ ! -d "$APT_PRIVATE/lists" ] || [ -z "$(ls "$APT_PRIVATE/lists" 2>/dev/null)" ]; then
+        apt_private_refresh || return 1
+    fi
+    _apt_private "$@"
+}
+_apt_private() {
+    apt-get -q -o Dir::Etc::SourceList="$APT_PRIVATE/sources.list" \
+        -o Dir::Etc::SourceParts="$APT_PRIVATE/sources.list.d" \
+        -o Dir::State::Lists="$APT_PRIVATE/lists" \
+        -o Dir::Cache="$APT_PRIVATE/cache" \
+        -o Acquire::Languages=none -o APT::Sandbox::User=root "$@"
+}
+apt_private_refresh() {
+    local uri
+    uri=$(debian_uri) || return 1
+    mkdir -p "$APT_PRIVATE/lists/partial" "$APT_PRIVATE/cache/archives/partial" \
+             "$APT_PRIVATE/sources.list.d"
+    cat > "$APT_PRIVATE/sources.list" <<EOT
+deb [arch=arm64] $uri trixie main
+deb [arch=arm64] $uri trixie-backports main
+deb [arch=arm64] $uri sid main
+deb-src $uri sid main
+EOT
+    echo "apt_private: fetching the trixie, trixie-backports and sid lists into $APT_PRIVATE" >&2
+    _apt_private update >/dev/null
+}
+
 # fetch_source WHO PKG FILE:SHA256...: each FILE of Debian's source
 # package PKG in $SRC_CACHE with its sha256.  Missing ones are fetched by
-# name from the pool directory of PKG in the machine's own apt
-# configuration (the directory of the .dsc "apt-get source --print-uris"
-# names, whatever version the index has; deb-src comes from deps.sh), and
-# apt's own helper checks the hash.  WHO starts the messages.
+# name from the pool directory of PKG (the directory of the .dsc that
+# "apt-get source --print-uris" names in the private apt state above,
+# whatever version the index has), and apt's own helper checks the hash.
+# WHO starts the messages.
 fetch_source() {
     local who=$1 pkg=$2 f pool
     shift 2
@@ -111,10 +164,10 @@ fetch_source() {
     for f in "$@"; do
         source_ok "$f" && continue
         if [ -z "${pool:-}" ]; then
-            pool=$(apt-get source --print-uris "$pkg" 2>/dev/null |
+            pool=$(apt_private source --print-uris "$pkg" 2>/dev/null |
                    sed -n "s|^'\(.*\)/${pkg}_[^/]*\.dsc'.*|\1|p" | head -1)
             if [ -z "$pool" ]; then
-                echo "$who: apt knows no $pkg source package (deb-src missing? run scripts/deps.sh)" >&2
+                echo "$who: no $pkg source package in the private apt state $APT_PRIVATE" >&2
                 return 1
             fi
         fi
@@ -153,8 +206,11 @@ guest_deb() {
     fi
     [ -n "$f" ] && echo "$f"
 }
+# From bookworm (the machine's lists) first; a package bookworm does not
+# have comes from the private apt state (trixie, trixie-backports, sid).
 download_deb() {
-    apt-get download -qq "$1:arm64" 2>/dev/null || apt-get download -qq "$1"
+    apt-get download -qq "$1:arm64" 2>/dev/null || apt-get download -qq "$1" 2>/dev/null ||
+        apt_private download -qq "$1:arm64" 2>/dev/null || apt_private download -qq "$1"
 }
 
 # guest_begin: what every guest script needs first: the packages of

@@ -39,42 +39,26 @@ meson_ok() {
     dpkg --compare-versions "$v" ge "$MESON_MIN"
 }
 
-# The archive URI and keyring come from the machine's own Debian source
-# list, so that whatever mirror the machine is set up for is used.
-debian_uri() {
-    local f uri=
-    for f in /etc/apt/sources.list.d/debian.sources; do
-        [ -r "$f" ] && uri=$(awk '/^URIs:/ {print $2; exit}' "$f")
-    done
-    if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
-        uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ {
-                     for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}
-                   }' /etc/apt/sources.list)
-    fi
-    [ -n "$uri" ] || { echo "deps: no Debian archive URI found in apt sources" >&2; exit 1; }
-    echo "$uri"
-}
+# The archive URI comes from the machine's own Debian source list, so that
+# whatever mirror the machine is set up for is used (common.sh).
+. "$(dirname "$0")/common.sh"
 
 LIST=/etc/apt/sources.list.d/sp-mem-arm.sources
+# Only bookworm's own backports, for meson: source packages (QEMU's is
+# only in sid) and newer suites' guest packages come through the private
+# apt state of common.sh (apt_private), never through this list.  An
+# older version of this file, which also listed sid's sources, is
+# rewritten.
 need_update=0
-if [ ! -e "$LIST" ]; then
-    uri=$(debian_uri)
-    key=/usr/share/keyrings/debian-archive-keyring.gpg
-    $SUDO tee "$LIST" >/dev/null <<EOT
-# Added by sp-mem-arm scripts/deps.sh: meson >= $MESON_MIN from backports,
-# and source packages (QEMU's is only in unstable).
-Types: deb deb-src
+uri=$(debian_uri)
+want="# Added by sp-mem-arm scripts/deps.sh: meson >= $MESON_MIN from backports.
+Types: deb
 URIs: $uri
 Suites: bookworm-backports
 Components: main
-Signed-By: $key
-
-Types: deb-src
-URIs: $uri
-Suites: bookworm unstable
-Components: main
-Signed-By: $key
-EOT
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+if [ "$(cat "$LIST" 2>/dev/null)" != "$want" ]; then
+    printf '%s\n' "$want" | $SUDO tee "$LIST" >/dev/null
     need_update=1
 fi
 
