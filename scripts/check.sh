@@ -40,6 +40,13 @@ python3 "$TOP/scripts/test-migration.py" "$QEMU" "$BUILD/guest/sp-mem-guest.elf"
     "$migwork" | tee -a "$summary" || rc=1
 rm -rf "$migwork"
 echo
+# The same guest in every other migration mode: multifd, postcopy,
+# mapped-ram, x-ignore-shared, cpr-transfer, cpr-exec, cpr-reboot.
+migwork=$(mktemp -d)
+python3 "$TOP/scripts/test-migration-modes.py" "$QEMU" \
+    "$BUILD/guest/sp-mem-guest.elf" "$migwork" | tee -a "$summary" || rc=1
+rm -rf "$migwork"
+echo
 bash "$TOP/scripts/guest-linux-dt.sh" | tee -a "$summary" || rc=1
 echo
 bash "$TOP/scripts/guest-uboot.sh" | tee -a "$summary" || rc=1
