@@ -5,7 +5,7 @@ RAM) of the same size in the same run, alternating the two.
 usage: bench.py [--quick] --out RAW.jsonl --qemu QEMU --fw FW.bin
                 --guest GUEST.elf BENCH...
 
-BENCH is any of: startup memory fwtables guest migration.  Every sample
+BENCH is any of: startup memory fwtables guest migration migmodes.  Every sample
 is appended to RAW.jsonl as one JSON object; bench/report.py turns the
 file into medians, ratios and the table of docs/performance.md.
 
@@ -21,6 +21,7 @@ import os
 import random
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -559,6 +560,232 @@ def bench_migration():
     os.unlink(content)
 
 
+# --- migration modes ----------------------------------------------------------------
+
+MIG_MODES = ["precopy", "multifd", "postcopy", "mapped-ram", "ignore-shared",
+             "cpr-transfer", "cpr-exec", "cpr-reboot"]
+
+
+def mm_args(mode, kind, size):
+    """The machine of one migration mode: the device's backend as a user
+    would pick it for the mode, sparse (nothing is ever written to it)."""
+    if mode in ("ignore-shared", "cpr-reboot"):
+        path = os.path.join(WORK, "mm-%s.mem" % size_str(size))
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                f.truncate(size)
+        backend = ("memory-backend-file,id=m%%(i)d,size=%%(size)s,mem-path=%s,"
+                   "share=on" % path)
+    elif mode in ("cpr-transfer", "cpr-exec"):
+        backend = "memory-backend-memfd,id=m%(i)d,size=%(size)s"
+    else:
+        backend = "ram"
+    args = machine_args(kind, 1, size, backend=backend)
+    if mode in ("cpr-transfer", "cpr-exec"):
+        # All guest RAM in memfds that survive the hand-over.
+        args[args.index("virt")] = "virt,aux-ram-share=on"
+        i = args.index("memory-backend-ram,id=ram0,size=1G")
+        args[i] = "memory-backend-memfd,id=ram0,size=1G"
+    return args
+
+
+class Listener(Machine):
+    """The QMP socket of a process we did not spawn (cpr-exec's new QEMU,
+    which is the old process after exec)."""
+
+    def __init__(self, proc, name, old):
+        self.sock_path = os.path.join(WORK, "%s-%d.qmp" % (name, os.getpid()))
+        if os.path.exists(self.sock_path):
+            os.unlink(self.sock_path)
+        self.lsock = socket.socket(socket.AF_UNIX)
+        self.lsock.bind(self.sock_path)
+        self.lsock.listen(1)
+        self.err_path = old.err_path
+        self.proc = proc
+        self.conn = None
+        self.rbuf = b""
+        self.serial = b""
+        self.t = {}
+        self.t_exec = now_ns()
+
+
+def wait_mig(m, final=("completed", "failed", "cancelled"), timeout=600):
+    deadline = time.monotonic() + timeout
+    while True:
+        info = m.cmd("query-migrate")
+        if info.get("status") in final:
+            return info
+        if time.monotonic() > deadline:
+            raise RuntimeError("migration still %s" % info.get("status"))
+        time.sleep(0.005)
+
+
+def wait_running(m, timeout=600):
+    deadline = time.monotonic() + timeout
+    while m.cmd("query-status")["status"] != "running":
+        if time.monotonic() > deadline:
+            raise RuntimeError("destination not running: %s"
+                               % m.cmd("query-status")["status"])
+        time.sleep(0.005)
+    return now_ns()
+
+
+def migrate_mode(mode, kind, size):
+    """One migration of MODE; returns the record (times in ms)."""
+    args = mm_args(mode, kind, size)
+    sock = os.path.join(WORK, "mm.sock")
+    state = os.path.join(WORK, "mm.state")
+    for p in (sock, state):
+        if os.path.exists(p):
+            os.unlink(p)
+    caps = {"multifd": ["multifd"], "postcopy": ["postcopy-ram"],
+            "mapped-ram": ["mapped-ram", "multifd"],
+            "ignore-shared": ["x-ignore-shared"],
+            "cpr-reboot": ["x-ignore-shared"]}.get(mode, [])
+    params = {"max-bandwidth": 100 * GiB}
+    if "multifd" in caps:
+        params["multifd-channels"] = 2
+    if mode.startswith("cpr-"):
+        params["mode"] = mode
+
+    def setup(m):
+        if caps:
+            m.cmd("migrate-set-capabilities", capabilities=[
+                {"capability": c, "state": True} for c in caps])
+        m.cmd("migrate-set-parameters", **params)
+
+    src = Machine(args, "mmsrc")
+    dst = None
+    rec = {"bench": "migmodes", "mode": mode, "kind": kind, "size": size}
+    try:
+        src.start()
+        if mode in ("precopy", "multifd", "postcopy", "ignore-shared"):
+            dst = Machine(args + ["-incoming", "defer"], "mmdst")
+            dst.start(want_serial=False)
+            setup(src)
+            setup(dst)
+            dst.cmd("migrate-incoming", uri="unix:" + sock)
+            t0 = now_ns()
+            src.cmd("migrate", uri="unix:" + sock)
+            if mode == "postcopy":
+                src.cmd("migrate-start-postcopy")
+            info = wait_mig(src)
+            t_run = wait_running(dst)
+        elif mode in ("mapped-ram", "cpr-reboot"):
+            setup(src)
+            t0 = now_ns()
+            src.cmd("migrate", uri="file:" + state)
+            info = wait_mig(src)
+            t_saved = now_ns()
+            src.quit()
+            dst = Machine(args + ["-incoming", "defer"], "mmdst")
+            dst.start(want_serial=False)
+            setup(dst)
+            dst.cmd("migrate-incoming", uri="file:" + state)
+            t_run = wait_running(dst)
+            rec["restore_ms"] = round((t_run - t_saved) / 1e6, 1)
+            rec["state_bytes"] = os.path.getsize(state)
+            rec["state_allocated"] = os.stat(state).st_blocks * 512
+        elif mode == "cpr-transfer":
+            cpr = os.path.join(WORK, "cpr.sock")
+            if os.path.exists(cpr):
+                os.unlink(cpr)
+            dst = Machine(args + ["-incoming", "unix:" + sock, "-incoming", json.dumps(
+                {"channel-type": "cpr", "addr": {"transport": "socket",
+                                                 "type": "unix", "path": cpr}})],
+                "mmdst")
+            deadline = time.monotonic() + 30
+            while not os.path.exists(cpr):
+                if time.monotonic() > deadline or dst.proc.poll() is not None:
+                    raise RuntimeError("cpr-transfer destination: " + dst.stderr())
+                time.sleep(0.005)
+            setup(src)
+            t0 = now_ns()
+            src.cmd("migrate", channels=[
+                {"channel-type": "main", "addr": {"transport": "socket",
+                                                  "type": "unix", "path": sock}},
+                {"channel-type": "cpr", "addr": {"transport": "socket",
+                                                 "type": "unix", "path": cpr}}])
+            info = wait_mig(src)
+            dst.start(want_serial=False)
+            t_run = wait_running(dst)
+        elif mode == "cpr-exec":
+            dst = Listener(src.proc, "mmnew", src)
+            new = [a if not a.startswith("socket,id=qmp0,") else
+                   "socket,id=qmp0,path=%s,server=off" % dst.sock_path
+                   for a in src.cmdline]
+            dst.cmdline = new + ["-incoming", "file:" + state]
+            setup(src)
+            src.cmd("migrate-set-parameters", **{"cpr-exec-command": dst.cmdline})
+            t0 = now_ns()
+            src.conn.sendall(json.dumps({"execute": "migrate", "arguments": {
+                "uri": "file:" + state}}).encode() + b"\n")
+            dst.start(want_serial=False)
+            t_run = wait_running(dst)
+            src.conn.close()
+            src.conn = None
+            info = {"status": "completed"}
+            rec["same_pid"] = dst.proc.pid == src.proc.pid
+        if info.get("status") != "completed":
+            raise RuntimeError("%s: migration %s: %s" % (mode, info.get("status"), info))
+        total = (t_run - t0) / 1e6
+        rec.update({"total_ms": round(total, 1),
+                    "qemu_total_ms": info.get("total-time"),
+                    "qemu_downtime_ms": info.get("downtime"),
+                    "transferred": info.get("ram", {}).get("transferred")})
+        # The guest's pause: QEMU's own for the live modes; for the modes
+        # that stop it first (CPR) or restore in a new process, from the
+        # stop until the destination runs.
+        if mode in ("precopy", "multifd", "postcopy", "ignore-shared"):
+            rec["downtime_ms"] = info.get("downtime")
+        elif mode in ("mapped-ram", "cpr-reboot"):
+            rec["downtime_ms"] = round((info.get("downtime") or 0) + rec["restore_ms"], 1)
+        else:
+            rec["downtime_ms"] = round(total, 1)
+        # The destination holds the device where the source had it.
+        devs = dst.cmd("query-memory-devices")
+        rec["device_ok"] = (len(devs) == 1 and devs[0]["data"]["size"] == size
+                            and devs[0]["type"] == ("sp-mem" if kind == "sp-mem"
+                                                    else "dimm"))
+        rec["cmdline_src"] = shlex.join(src.cmdline)
+        rec["cmdline_dst"] = shlex.join(dst.cmdline)
+    finally:
+        if dst is not None and dst.proc is src.proc:
+            src.conn = None         # the old QEMU's socket went with exec
+            dst.quit()
+            src.quit()
+        else:
+            src.quit()
+            if dst is not None:
+                dst.quit()
+    return rec
+
+
+def bench_migmodes():
+    """Every migration mode, 1 GiB and 64 GiB, sp-mem against pc-dimm."""
+    reps = 1 if ARGS.quick else 3
+    modes = ARGS.modes.split(",") if ARGS.modes else MIG_MODES
+    sizes = [GiB, 64 * GiB]
+    log("migmodes: %s x %s x sp-mem/pc-dimm x %d repetitions (+1 warm-up)"
+        % (modes, [size_str(s) for s in sizes], reps))
+    for rep in range(-1, reps):
+        for mode in modes:
+            for size in sizes:
+                for kind in alternate(["sp-mem", "pc-dimm"], rep + len(mode)):
+                    rec = migrate_mode(mode, kind, size)
+                    rec.update({"rep": rep, "warmup": rep < 0, "load": loadavg()})
+                    if rep != 0:
+                        rec.pop("cmdline_src")
+                        rec.pop("cmdline_dst")
+                    record(rec)
+                    log("migmodes: %s %s %s rep %d: total %.1f ms, downtime %s ms"
+                        " (load %s)" % (mode, size_str(size), kind, rep,
+                                        rec["total_ms"], rec["downtime_ms"], loadavg()))
+    for f in os.listdir(WORK):
+        if f.startswith("mm-") and f.endswith(".mem"):
+            os.unlink(os.path.join(WORK, f))
+
+
 def main():
     global ARGS, WORK
     p = argparse.ArgumentParser()
@@ -567,13 +794,15 @@ def main():
     p.add_argument("--qemu", required=True)
     p.add_argument("--fw", required=True)
     p.add_argument("--guest", required=True)
+    p.add_argument("--modes", default="",
+                   help="migmodes: comma-separated subset of " + ",".join(MIG_MODES))
     p.add_argument("benches", nargs="+")
     ARGS = p.parse_args()
     ARGS.qemu = os.path.abspath(ARGS.qemu)
     WORK = tempfile.mkdtemp(prefix="spmem-bench-")
     fns = {"startup": bench_startup, "memory": bench_memory,
            "fwtables": bench_fwtables, "guest": bench_guest,
-           "migration": bench_migration}
+           "migration": bench_migration, "migmodes": bench_migmodes}
     try:
         for b in ARGS.benches:
             record({"bench": "meta", "event": "start", "what": b, "load": loadavg()})

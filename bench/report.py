@@ -40,6 +40,10 @@ def div(a, b):
     return a / b if b else float("nan")
 
 
+def size_label(n):
+    return "%d GiB" % (n // GiB) if n % GiB == 0 else "%d MiB" % (n // MiB)
+
+
 def verdict(ok, why=None):
     """met / missed; WHY, when the run itself shows where a missed cost
     comes from (the reference misses it alike), follows a missed."""
@@ -59,6 +63,8 @@ class Report:
         self.quick = d.rstrip("/").endswith("-quick")
         self.rows = []          # (bench, case, sp, ref, ratio, target, met, cmd)
         self.details = []
+        self.mm_rows = []       # the same for migmodes, a table of its own
+        self.mm_details = []
 
     def sel(self, bench, **kw):
         out = []
@@ -369,6 +375,89 @@ class Report:
                          % (recs[0].get("cmdline_src", next((r["cmdline_src"] for r in recs if "cmdline_src" in r), "")),
                             next((r["cmdline_dst"] for r in recs if "cmdline_dst" in r), ""))]
 
+    # --- migration modes ----------------------------------------------------------
+    def migmodes(self):
+        recs = self.sel("migmodes")
+        if not recs:
+            return
+        modes = []
+        for r in recs:
+            if r["mode"] not in modes:
+                modes.append(r["mode"])
+        det = ["### Migration modes (ms; median, spread, n)", "",
+               "| mode | size | metric | sp-mem | pc-dimm | ratio of medians |"
+               " median of paired ratios |",
+               "| --- | --- | --- | --- | --- | --- | --- |"]
+        cmds = []
+        for mode in modes:
+            sizes = sorted({r["size"] for r in recs if r["mode"] == mode})
+            tot = {}
+            for size in sizes:
+                for metric, label in (("total_ms", "total"), ("downtime_ms", "downtime")):
+                    v = {k: [r[metric] for r in self.sel("migmodes", mode=mode, size=size,
+                                                         kind=k)]
+                         for k in ("sp-mem", "pc-dimm")}
+                    pairs = {}
+                    for r in self.sel("migmodes", mode=mode, size=size):
+                        pairs.setdefault(r["rep"], {})[r["kind"]] = r[metric]
+                    pr = [p["sp-mem"] / p["pc-dimm"] for p in pairs.values()
+                          if len(p) == 2 and p["pc-dimm"]]
+                    ratio, paired = div(med(v["sp-mem"]), med(v["pc-dimm"])), med(pr)
+                    if metric == "total_ms":
+                        tot[size] = med(v["sp-mem"]), med(v["pc-dimm"])
+                    good = all(r.get("device_ok") for r in self.sel(
+                        "migmodes", mode=mode, size=size))
+                    det.append("| %s | %s | %s | %s (%s, n=%d) | %s (%s, n=%d) | %.3f | %.3f |"
+                               % (mode, size_label(size), label, fmt(med(v["sp-mem"])),
+                                  spread(v["sp-mem"]), len(v["sp-mem"]),
+                                  fmt(med(v["pc-dimm"])), spread(v["pc-dimm"]),
+                                  len(v["pc-dimm"]), ratio, paired))
+                    # Sub-millisecond downtimes are below what the harness
+                    # resolves: their ratio is not a target.
+                    tiny = metric == "downtime_ms" and med(v["pc-dimm"]) < 5
+                    self.mm_rows.append((
+                        "migration %s: %s" % (mode, label),
+                        "1 x %s sparse, %d runs each" % (size_label(size), len(v["sp-mem"])),
+                        fmt(med(v["sp-mem"]), " ms"),
+                        fmt(med(v["pc-dimm"]), " ms") + " (pc-dimm)",
+                        "%.3f paired (%.3f of medians)" % (paired, ratio),
+                        "(<= 1.05; below 5 ms not resolved)" if tiny else "<= 1.05",
+                        verdict((tiny or paired <= 1.05) and good,
+                                None if good else "destination lost the device"),
+                        self.mm_cmd(mode)))
+            if mode in ("ignore-shared", "cpr-transfer", "cpr-exec", "cpr-reboot") \
+                    and GiB in tot and 64 * GiB in tot:
+                g = div(tot[64 * GiB][0], tot[GiB][0])
+                gp = div(tot[64 * GiB][1], tot[GiB][1])
+                self.mm_rows.append((
+                    "migration %s: total, growth with size" % mode, "1 GiB -> 64 GiB",
+                    "%s -> %s" % (fmt(tot[GiB][0], " ms"), fmt(tot[64 * GiB][0], " ms")),
+                    "%s -> %s (pc-dimm)" % (fmt(tot[GiB][1], " ms"), fmt(tot[64 * GiB][1], " ms")),
+                    "%.3f (pc-dimm %.3f)" % (g, gp), "<= 1.10",
+                    verdict(g <= 1.10, "pc-dimm alike (%.3f); QEMU core" % gp
+                            if gp > 1.10 else None), self.mm_cmd(mode)))
+            c = next((r for r in recs if r["mode"] == mode and "cmdline_src" in r
+                      and r["kind"] == "sp-mem"), None)
+            if c:
+                cmds.append("%s, sp-mem %s (source, destination):\n\n    %s\n\n    %s\n"
+                            % (mode, size_label(c["size"]), c["cmdline_src"],
+                               c["cmdline_dst"]))
+        extra = []
+        for r in recs:
+            if r["mode"] in ("mapped-ram", "cpr-reboot") and r["kind"] == "sp-mem":
+                extra.append("%s %s: state file %d bytes, %d allocated"
+                             % (r["mode"], size_label(r["size"]), r["state_bytes"],
+                                r["state_allocated"]))
+        self.mm_details += det + [""]
+        if extra:
+            self.mm_details += ["State files (sp-mem, last run of each): "
+                                + "; ".join(sorted(set(extra[-4:]))) + ".", ""]
+        self.mm_details += ["Commands (repetition 0):", ""] + cmds
+
+    def mm_cmd(self, mode):
+        q = " --quick" if self.quick else ""
+        return "`bench/run.sh%s --only migmodes --modes %s`" % (q, mode)
+
     # --- build ------------------------------------------------------------------
     def build(self):
         recs = [r for r in self.recs if r.get("bench") == "build"]
@@ -391,23 +480,35 @@ class Report:
         self.fwtables()
         self.guest()
         self.migration()
+        self.migmodes()
         machine = open(os.path.join(self.dir, "machine.txt")).read().strip() \
             if os.path.exists(os.path.join(self.dir, "machine.txt")) else ""
-        table = ["| benchmark | case | sp-mem | reference | ratio | target | result | command |",
-                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        table += ["| " + " | ".join(str(c) for c in r) + " |" for r in self.rows]
         head = ["Results: `%s`" % os.path.relpath(self.dir, os.path.join(os.path.dirname(__file__), "..")),
                 "", "```", machine, "```", ""]
-        text = "\n".join(head + table + [""] + self.details) + "\n"
+        parts = []
+        for rows, details, mark in ((self.rows, self.details, "bench"),
+                                    (self.mm_rows, self.mm_details, "bench:migmodes")):
+            if not rows:
+                continue
+            table = ["| benchmark | case | sp-mem | reference | ratio | target | result | command |",
+                     "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            table += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+            parts.append((mark, "\n".join(head + table + [""] + details) + "\n"))
+        text = "\n".join(t for _, t in parts)
         with open(os.path.join(self.dir, "summary.md"), "w") as f:
             f.write("# sp-mem benchmark results\n\n" + text)
         print(text)
         if doc:
             s = open(doc).read()
-            b, e = "<!-- bench:begin -->", "<!-- bench:end -->"
-            if b in s and e in s:
-                s = s[:s.index(b) + len(b)] + "\n" + text + s[s.index(e):]
-                open(doc, "w").write(s)
+            # Each table has its own region: a run of only some benchmarks
+            # rewrites only the region its results fill.
+            for mark, t in parts:
+                b, e = "<!-- %s:begin -->" % mark, "<!-- %s:end -->" % mark
+                if b in s and e in s:
+                    s = s[:s.index(b) + len(b)] + "\n" + t + s[s.index(e):]
+                else:
+                    print("report.py: %s has no %s region" % (doc, b), file=sys.stderr)
+            open(doc, "w").write(s)
 
 
 def main():

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Run the sp-mem benchmarks (not tests) and write their results.
 #
-#   bench/run.sh [--quick] [--only "BENCH..."] [--results DIR] [--doc]
+#   bench/run.sh [--quick] [--only "BENCH..."] [--modes M,...] [--results DIR] [--doc]
 #   bench/run.sh --report DIR [--doc]
 #
-# BENCH: build startup memory fwtables guest migration (default: all).
+# BENCH: build startup memory fwtables guest migration (default: all of
+# these), migmodes (every migration mode at 1 and 64 GiB; only when
+# named, about 15 minutes).
+# --modes     migmodes: only these modes (precopy,multifd,postcopy,
+#             mapped-ram,ignore-shared,cpr-transfer,cpr-exec,cpr-reboot).
 # --quick     few repetitions, for a smoke test (about 3 minutes; the build
 #             benchmark only runs with --only build).
 # --results   append to DIR instead of a new bench/results/DATE-TIME/.
@@ -24,15 +28,16 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/../scripts/common.sh"
 
-QUICK=0 ONLY= RESULTS= DOC=0 REPORT=
+QUICK=0 ONLY= RESULTS= DOC=0 REPORT= MODES=
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1 ;;
     --only) ONLY=$2; shift ;;
+    --modes) MODES=$2; shift ;;
     --results) RESULTS=$2; shift ;;
     --doc) DOC=1 ;;
     --report) REPORT=$2; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -97,6 +102,7 @@ cat "$RESULTS/machine.txt"
 # --- the benchmarks --------------------------------------------------------------
 quick=()
 [ "$QUICK" = 1 ] && quick=(--quick)
+[ -n "$MODES" ] && quick+=(--modes "$MODES")
 for b in $ONLY; do
     echo "=== $b ($(date +%T), load $(cut -d' ' -f1-3 /proc/loadavg))"
     if [ "$b" = build ]; then
