@@ -700,12 +700,22 @@ def migrate_mode(mode, kind, size):
                     raise RuntimeError("cpr-transfer destination: " + dst.stderr())
                 time.sleep(0.005)
             setup(src)
-            t0 = now_ns()
-            src.cmd("migrate", channels=[
+            channels = [
                 {"channel-type": "main", "addr": {"transport": "socket",
                                                   "type": "unix", "path": sock}},
                 {"channel-type": "cpr", "addr": {"transport": "socket",
-                                                 "type": "unix", "path": cpr}}])
+                                                 "type": "unix", "path": cpr}}]
+            # The socket file exists from bind(), a moment before listen().
+            while True:
+                t0 = now_ns()
+                try:
+                    src.cmd("migrate", channels=channels)
+                    break
+                except RuntimeError as e:
+                    if "Connection refused" not in str(e) or \
+                            time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
             info = wait_mig(src)
             dst.start(want_serial=False)
             t_run = wait_running(dst)
