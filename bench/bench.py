@@ -773,8 +773,12 @@ def migrate_mode(mode, kind, size):
 
 def bench_migmodes():
     """Every migration mode, 1 GiB and 64 GiB, sp-mem against pc-dimm."""
-    reps = 1 if ARGS.quick else 3
+    reps = ARGS.reps or (1 if ARGS.quick else 3)
     modes = ARGS.modes.split(",") if ARGS.modes else MIG_MODES
+    unknown = [m for m in modes if m not in MIG_MODES]
+    if unknown:
+        sys.exit("bench.py: unknown migration mode %s (modes: %s)"
+                 % (", ".join(unknown), ",".join(MIG_MODES)))
     sizes = [GiB, 64 * GiB]
     log("migmodes: %s x %s x sp-mem/pc-dimm x %d repetitions (+1 warm-up)"
         % (modes, [size_str(s) for s in sizes], reps))
@@ -804,6 +808,8 @@ def main():
     p.add_argument("--qemu", required=True)
     p.add_argument("--fw", required=True)
     p.add_argument("--guest", required=True)
+    p.add_argument("--reps", type=int, default=0,
+                   help="migmodes: repetitions (default 3, 1 with --quick)")
     p.add_argument("--modes", default="",
                    help="migmodes: comma-separated subset of " + ",".join(MIG_MODES))
     p.add_argument("benches", nargs="+")

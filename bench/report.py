@@ -469,6 +469,9 @@ class Report:
 
     def mm_cmd(self, mode):
         q = " --quick" if self.quick else ""
+        reps = {r["rep"] for r in self.sel("migmodes", mode=mode)}
+        if len(reps) != (1 if self.quick else 3):
+            q += " --reps %d" % len(reps)
         return "`bench/run.sh%s --only migmodes --modes %s`" % (q, mode)
 
     # --- build ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the sp-mem benchmarks (not tests) and write their results.
 #
-#   bench/run.sh [--quick] [--only "BENCH..."] [--modes M,...] [--results DIR] [--doc]
+#   bench/run.sh [--quick] [--only "BENCH..."] [--modes M,...] [--reps N]
+#                [--results DIR] [--doc]
 #   bench/run.sh --report DIR [--doc]
 #
 # BENCH: build startup memory fwtables guest migration (default: all of
@@ -9,6 +10,7 @@
 # named, about 15 minutes).
 # --modes     migmodes: only these modes (precopy,multifd,postcopy,
 #             mapped-ram,ignore-shared,cpr-transfer,cpr-exec,cpr-reboot).
+# --reps      migmodes: repetitions after the warm-up (default 3).
 # --quick     few repetitions, for a smoke test (about 3 minutes; the build
 #             benchmark only runs with --only build).
 # --results   append to DIR instead of a new bench/results/DATE-TIME/.
@@ -28,16 +30,17 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/../scripts/common.sh"
 
-QUICK=0 ONLY= RESULTS= DOC=0 REPORT= MODES=
+QUICK=0 ONLY= RESULTS= DOC=0 REPORT= MODES= REPS=
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1 ;;
     --only) ONLY=$2; shift ;;
     --modes) MODES=$2; shift ;;
+    --reps) REPS=$2; shift ;;
     --results) RESULTS=$2; shift ;;
     --doc) DOC=1 ;;
     --report) REPORT=$2; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -103,6 +106,7 @@ cat "$RESULTS/machine.txt"
 quick=()
 [ "$QUICK" = 1 ] && quick=(--quick)
 [ -n "$MODES" ] && quick+=(--modes "$MODES")
+[ -n "$REPS" ] && quick+=(--reps "$REPS")
 for b in $ONLY; do
     echo "=== $b ($(date +%T), load $(cut -d' ' -f1-3 /proc/loadavg))"
     if [ "$b" = build ]; then
