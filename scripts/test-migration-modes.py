@@ -876,6 +876,7 @@ def mismatch(work, mode):
             if m["status"] != "completed":
                 bad("%s: saving the state: %s" % (tag, m))
                 return
+            saved_gen = src.generation()
         finally:
             src.quit()
         for case in cases:
@@ -891,6 +892,22 @@ def mismatch(work, mode):
             dst.qmp = None
             dst.quit()
             refused(tag, case, rc, err)
+        # The refusals left the state file (and shared files) usable.
+        dst = VM(work, mode, mode + "-mmdst-right", ["-incoming", "defer", "-S"],
+                 fresh=False)
+        try:
+            if mode == "cpr-reboot":
+                dst.params(mode="cpr-reboot")
+            dst.caps(**caps)
+            dst.qmp.cmd("migrate-incoming", uri="file:" + state)
+            m = wait_done(dst)
+            check(m["status"] == "completed" and len(dst.devices()) == 2,
+                  "%s: after the refusals the right destination restores the same "
+                  "file" % tag, "%s: the right destination: %s %s" % (tag, m, dst.err()))
+            if m["status"] == "completed":
+                runs_on(dst, tag, saved_gen)
+        finally:
+            dst.quit()
     elif mode == "cpr-transfer":
         for case in cases:
             uri = port_uri()
