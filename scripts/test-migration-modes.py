@@ -349,7 +349,11 @@ def live_tcp(work, mode, caps, params=None, postcopy=False):
         g0 = src.generation()
         if postcopy:
             # Slow precopy: most pages are still to go at the switch.
-            src.params(max_bandwidth=8 * MiB, downtime_limit=1)
+            # Slow background copy after the switch too, so that the
+            # destination runs while most pages are still to come (and
+            # faults them in: page requests are not rate-limited).
+            src.params(max_bandwidth=8 * MiB, downtime_limit=1,
+                       max_postcopy_bandwidth=4 * MiB)
         else:
             src.params(max_bandwidth=4 << 30, downtime_limit=2000)
         src.migrate(uri=uri)
