@@ -119,13 +119,13 @@ static void test_query_two_devices(void)
     hmp = qtest_hmp(qts, "info memory-devices");
     g_assert_nonnull(strstr(hmp, "Memory device [sp-mem]: \"sp1\"\r\n"
                             "  addr: 0x80000000\r\n"
-                            "  size: 268435456\r\n"
                             "  node: 1\r\n"
+                            "  size: 268435456\r\n"
                             "  memdev: /objects/m1\r\n"));
     g_assert_nonnull(strstr(hmp, "Memory device [sp-mem]: \"sp2\"\r\n"
                             "  addr: 0xc0000000\r\n"
-                            "  size: 268435456\r\n"
                             "  node: 2\r\n"
+                            "  size: 268435456\r\n"
                             "  memdev: /objects/m2\r\n"));
 
     /* The memory counts towards its node, not towards node 0. */
