@@ -47,11 +47,11 @@ xen_dom0_guest() {
 xen_switch() {
     local i j n
     for i in 1 2 3 4 5; do
-        grep -a 'Serial input to' "$2" | tail -1 | grep -qw "to $1" && return 0
-        n=$(grep -ac 'Serial input to' "$2")
+        grep -sa 'Serial input to' "$2" | tail -1 | grep -qw "to $1" && return 0
+        n=$(grep -sac 'Serial input to' "$2")
         printf '\001\001\001' >&3
         for ((j = 0; j < 50; j++)); do
-            [ "$(grep -ac 'Serial input to' "$2")" -gt "$n" ] && break
+            [ "$(grep -sac 'Serial input to' "$2")" -gt "$n" ] && break
             sleep 0.1
         done
     done
@@ -70,14 +70,14 @@ xen_typist() {
     local i started=
     for ((i = 0; i < TIMEOUT * 10; i++)); do
         kill -0 "$1" 2>/dev/null || return
-        if [ -z "$started" ] && grep -aq '^spmem-xen-ready' "$2" &&
-                { [ -z "$XEN_TYPIST_AFTER" ] || grep -aqE "$XEN_TYPIST_AFTER" "$2"; }; then
+        if [ -z "$started" ] && grep -saq '^spmem-xen-ready' "$2" &&
+                { [ -z "$XEN_TYPIST_AFTER" ] || grep -saqE "$XEN_TYPIST_AFTER" "$2"; }; then
             sleep 1
             xen_switch DOM0 "$2"
             printf 'start\n' >&3
             started=1
         fi
-        if [ -n "$started" ] && grep -aq '^spmem-xen-wait' "$2"; then
+        if [ -n "$started" ] && grep -saq '^spmem-xen-wait' "$2"; then
             xen_switch Xen "$2" && printf 'w' >&3
             sleep 1
             xen_switch DOM0 "$2"
