@@ -56,7 +56,10 @@ echo
 # Our EDK2 build (scripts/build-firmware.sh, cached): Soft Reserved + dax.
 bash "$TOP/scripts/guest-uefi-sp.sh" | tee -a "$summary" || rc=1
 echo
+# Xen 4.17 and 4.20 with a dom0; Xen 4.20 with a dom0less domain.
 bash "$TOP/scripts/guest-xen.sh" | tee -a "$summary" || rc=1
+echo
+bash "$TOP/scripts/guest-xen-dom0less.sh" | tee -a "$summary" || rc=1
 echo
 # QEMU's manuals with the sp-mem page, Sphinx with -W (log in test-logs/).
 bash "$TOP/scripts/docs.sh" > "$BUILD/test-logs/docs.log" 2>&1
@@ -71,7 +74,7 @@ fi
 
 echo
 echo "check: finished in $(( $(date +%s) - start ))s"
-awk '/^(qtest|dt|acpi|migration|docs|guest-[a-z-]+): [0-9]+ passed, [0-9]+ failed/ {
+awk '/^(qtest|dt|acpi|migration|docs|guest-[a-z0-9-]+): [0-9]+ passed, [0-9]+ failed/ {
          p += $2; f += $4; if ($6 != "") s += $6
      }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$summary"

@@ -86,7 +86,9 @@ static void spmem_fdt_add_node(void *fdt, int acells, int scells,
     g_autofree char *name = g_strdup_printf("/reserved-memory/sp-mem@%"
                                             PRIx64, si->addr);
 
-    qemu_fdt_add_subnode(fdt, name);
+    if (fdt_path_offset(fdt, name) < 0) {
+        qemu_fdt_add_subnode(fdt, name);
+    }
     qemu_fdt_setprop(fdt, name, "compatible", spmem_compat,
                      sizeof(spmem_compat));
     if (qemu_fdt_setprop_sized_cells(fdt, name, "reg", acells, si->addr,
@@ -140,36 +142,136 @@ static void spmem_fdt_distance_map(MachineState *ms, void *fdt)
                      n * n * 3 * sizeof(uint32_t));
 }
 
+/* Whether @name is the node name of one of the devices of @spmems. */
+static bool spmem_is_current(GPtrArray *spmems, const char *name)
+{
+    for (guint i = 0; i < spmems->len; i++) {
+        const SpMemDeviceInfo *si = g_ptr_array_index(spmems, i);
+        g_autofree char *want = g_strdup_printf("sp-mem@%" PRIx64, si->addr);
+
+        if (!strcmp(name, want)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * QEMU owns the sp-mem children of /reserved-memory as it owns the
  * /memory nodes.  A -dtb tree may have some, for instance a tree saved
- * with dumpdtb from a machine with sp-mem: they describe devices that
- * may be gone or elsewhere now, and the nodes added for the devices of
- * this machine would collide with them.  Drop them all.
+ * with dumpdtb from a machine with sp-mem.  A node whose unit address is
+ * that of a device of this machine is kept, so that properties the user
+ * added to it (say "status" or a hypervisor's "xen,passthrough") reach
+ * the guest; spmem_fdt_add_node() rewrites the properties QEMU owns.
+ * The others describe devices that are gone or elsewhere now: drop them.
  */
-static void spmem_fdt_remove_stale(void *fdt)
+static void spmem_fdt_remove_stale(void *fdt, GPtrArray *spmems)
 {
-    for (;;) {
-        int rm = fdt_path_offset(fdt, "/reserved-memory");
-        int off, ret;
+    int rm = fdt_path_offset(fdt, "/reserved-memory");
+    int off = rm < 0 ? rm : fdt_first_subnode(fdt, rm);
 
-        if (rm < 0) {
-            return;
-        }
-        fdt_for_each_subnode(off, fdt, rm) {
-            if (!fdt_node_check_compatible(fdt, off, "qemu,sp-mem")) {
-                break;
-            }
-        }
-        if (off < 0) {
-            return;
+    while (off >= 0) {
+        const char *name = fdt_get_name(fdt, off, NULL);
+        int ret;
+
+        if (fdt_node_check_compatible(fdt, off, "qemu,sp-mem") ||
+            spmem_is_current(spmems, name)) {
+            off = fdt_next_subnode(fdt, off);
+            continue;
         }
         ret = fdt_del_node(fdt, off);
         if (ret < 0) {
             error_report("cannot remove sp-mem node %s from the -dtb device"
-                         " tree: %s", fdt_get_name(fdt, off, NULL),
-                         fdt_strerror(ret));
+                         " tree: %s", name, fdt_strerror(ret));
             exit(1);
+        }
+        /* The offsets after a deleted node move: start again. */
+        rm = fdt_path_offset(fdt, "/reserved-memory");
+        off = fdt_first_subnode(fdt, rm);
+    }
+}
+
+/* A number of @cells big-endian cells (at most 2) of a property */
+static uint64_t spmem_fdt_cells(const fdt32_t *p, int cells)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < cells; i++) {
+        v = (v << 32) | fdt32_to_cpu(p[i]);
+    }
+    return v;
+}
+
+/*
+ * The #address-cells or #size-cells (@name) that the reg property of
+ * node @off is read with: the nearest ancestor's, as Linux and Xen read
+ * them (guest-loader's /chosen nodes rely on the root's), else @dflt.
+ */
+static int spmem_fdt_ncells(const void *fdt, int off, const char *name,
+                            int dflt)
+{
+    for (int p = fdt_parent_offset(fdt, off); p >= 0;
+         p = p ? fdt_parent_offset(fdt, p) : -1) {
+        int len;
+        const fdt32_t *v = fdt_getprop(fdt, p, name, &len);
+
+        if (v && len == 4) {
+            return fdt32_to_cpu(*v);
+        }
+    }
+    return dflt;
+}
+
+/*
+ * A boot module (a node compatible with "multiboot,module", as
+ * guest-loader writes them under /chosen, or one of a -dtb tree, as for
+ * a Xen dom0less domain) is a blob in RAM that the hypervisor or kernel
+ * uses and may then free as RAM.  One that overlaps an sp-mem range
+ * would be described both as a module and as specific-purpose memory,
+ * and the blob would land in the device's backend: refuse it.
+ */
+static void spmem_fdt_check_modules(void *fdt, GPtrArray *spmems)
+{
+    int off;
+
+    for (off = fdt_next_node(fdt, -1, NULL); off >= 0;
+         off = fdt_next_node(fdt, off, NULL)) {
+        int ac, sc, len;
+        const fdt32_t *reg;
+
+        if (fdt_node_check_compatible(fdt, off, "multiboot,module")) {
+            continue;
+        }
+        ac = spmem_fdt_ncells(fdt, off, "#address-cells", 2);
+        sc = spmem_fdt_ncells(fdt, off, "#size-cells", 1);
+        reg = fdt_getprop(fdt, off, "reg", &len);
+        if (!reg || ac < 1 || ac > 2 || sc < 1 || sc > 2) {
+            continue;
+        }
+        for (int j = 0; j + ac + sc <= len / 4; j += ac + sc) {
+            uint64_t base = spmem_fdt_cells(reg + j, ac);
+            uint64_t size = spmem_fdt_cells(reg + j + ac, sc);
+
+            for (guint i = 0; i < spmems->len; i++) {
+                const SpMemDeviceInfo *si = g_ptr_array_index(spmems, i);
+                char path[256];
+
+                if (base >= si->addr + si->size || si->addr >= base + size) {
+                    continue;
+                }
+                if (fdt_get_path(fdt, off, path, sizeof(path)) < 0) {
+                    g_strlcpy(path, fdt_get_name(fdt, off, NULL), sizeof(path));
+                }
+                error_report("boot module %s [0x%" PRIx64 ", size 0x%" PRIx64
+                             "] overlaps sp-mem%s%s%s [0x%" PRIx64 ", size 0x%"
+                             PRIx64 "]", path, base, size,
+                             si->id ? " '" : "", si->id ? si->id : "",
+                             si->id ? "'" : "", si->addr, si->size);
+                error_printf("Load boot modules (guest-loader, module nodes of"
+                             " a -dtb tree) into RAM, outside every sp-mem"
+                             " range.\n");
+                exit(1);
+            }
         }
     }
 }
@@ -187,11 +289,12 @@ void virt_spmem_modify_dtb(const struct arm_boot_info *binfo, void *fdt)
     g_autoptr(GPtrArray) spmems = spmem_infos(md_list);
     int acells, scells;
 
-    spmem_fdt_remove_stale(fdt);
+    spmem_fdt_remove_stale(fdt, spmems);
     if (!spmems->len) {
         return;
     }
 
+    spmem_fdt_check_modules(fdt, spmems);
     spmem_fdt_reserved_memory(fdt, &acells, &scells);
     /* A new node goes first among its siblings: add by descending address. */
     for (int i = spmems->len - 1; i >= 0; i--) {

@@ -119,13 +119,13 @@ static void test_query_two_devices(void)
     hmp = qtest_hmp(qts, "info memory-devices");
     g_assert_nonnull(strstr(hmp, "Memory device [sp-mem]: \"sp1\"\r\n"
                             "  addr: 0x80000000\r\n"
-                            "  size: 268435456\r\n"
                             "  node: 1\r\n"
+                            "  size: 268435456\r\n"
                             "  memdev: /objects/m1\r\n"));
     g_assert_nonnull(strstr(hmp, "Memory device [sp-mem]: \"sp2\"\r\n"
                             "  addr: 0xc0000000\r\n"
-                            "  size: 268435456\r\n"
                             "  node: 2\r\n"
+                            "  size: 268435456\r\n"
                             "  memdev: /objects/m2\r\n"));
 
     /* The memory counts towards its node, not towards node 0. */
@@ -1410,6 +1410,130 @@ static void test_dt_user_dtb_one_cell(void)
     unlink(path);
 }
 
+/*
+ * Properties a user adds to the node of a device in a -dtb tree (here
+ * what a Xen user adds to keep dom0 out of a range) are kept; QEMU
+ * rewrites its own.  A node of a device that moved is still dropped.
+ */
+static void test_dt_user_props(void)
+{
+#define ONE_SPMEM NUMA3 BACKEND("m1") "-device sp-mem,memdev=m1,node=1"
+    const DtRange one[] = { { DEVMEM_BASE, SPMEM_SIZE, 1 } };
+    const DtRange moved[] = { { 0xc0000000ULL, SPMEM_SIZE, 1 } };
+    g_autofree void *user = NULL;
+    g_autofree void *fdt = NULL;
+    g_autofree void *fdt_moved = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *same = NULL;
+    g_autofree char *other = NULL;
+    const char *status;
+    size_t len;
+    int off, plen;
+
+    user = dump_dtb(ONE_SPMEM, &len);
+    g_assert_cmpint(fdt_open_into(user, user, len), ==, 0);
+    off = fdt_path_offset(user, "/reserved-memory/sp-mem@80000000");
+    g_assert_cmpint(off, >=, 0);
+    g_assert_cmpint(fdt_setprop(user, off, "xen,passthrough", NULL, 0), ==, 0);
+    g_assert_cmpint(fdt_setprop_string(user, off, "status", "disabled"), ==, 0);
+    g_assert_cmpint(fdt_setprop_u32(user, off, "numa-node-id", 7), ==, 0);
+    g_assert_cmpint(fdt_pack(user), ==, 0);
+    path = write_tmp_dtb(user);
+
+    same = g_strdup_printf("-dtb %s " ONE_SPMEM, path);
+    fdt = dump_dtb(same, NULL);
+    check_dt(fdt, one, ARRAY_SIZE(one), 3, NULL);
+    off = fdt_path_offset(fdt, "/reserved-memory/sp-mem@80000000");
+    g_assert_nonnull(fdt_getprop(fdt, off, "xen,passthrough", &plen));
+    g_assert_cmpint(plen, ==, 0);
+    status = fdt_getprop(fdt, off, "status", NULL);
+    g_assert_cmpstr(status, ==, "disabled");
+
+    other = g_strdup_printf("-dtb %s " NUMA3 BACKEND("m1")
+                            "-device sp-mem,memdev=m1,node=1,"
+                            "addr=0xc0000000", path);
+    fdt_moved = dump_dtb(other, NULL);
+    check_dt(fdt_moved, moved, ARRAY_SIZE(moved), 3, NULL);
+    off = fdt_path_offset(fdt_moved, "/reserved-memory/sp-mem@c0000000");
+    g_assert_null(fdt_getprop(fdt_moved, off, "xen,passthrough", NULL));
+    unlink(path);
+#undef ONE_SPMEM
+}
+
+/*
+ * A boot module (guest-loader's /chosen node, or a module node of a -dtb
+ * tree, as Xen dom0less domains have) inside an sp-mem range is refused;
+ * one in RAM is fine.  A raw loader blob without a module node only
+ * preloads the range: the guest finds the bytes there.
+ */
+static void test_boot_modules(void)
+{
+#define SP1 NUMA3 BACKEND("m1") "-device sp-mem,id=sp1,memdev=m1,node=1 "
+    static const uint8_t blob[] = "sp-mem preloaded by -device loader";
+    g_autofree char *inside = NULL;
+    g_autofree char *ram = NULL;
+    g_autofree char *dtb_args = NULL;
+    g_autofree char *blob_path = NULL;
+    g_autofree void *user = NULL;
+    g_autofree void *fdt = NULL;
+    g_autofree char *path = NULL;
+    uint8_t buf[sizeof(blob)];
+    QTestState *qts;
+    size_t len;
+    int chosen, dom, mod, fd;
+
+    inside = g_strdup_printf(SP1 "-device guest-loader,addr=0x80001000,"
+                             "initrd=%s", spmem_dummy_fw);
+    assert_refused(inside, "boot module /chosen/module@0x80001000 "
+                   "[0x80001000, size 0x");
+    assert_refused(inside, "] overlaps sp-mem 'sp1' [0x80000000, size "
+                   "0x10000000]\nLoad boot modules (guest-loader, module "
+                   "nodes of a -dtb tree) into RAM, outside every sp-mem "
+                   "range.\n");
+
+    ram = g_strdup_printf(SP1 "-device guest-loader,addr=0x50000000,"
+                          "initrd=%s", spmem_dummy_fw);
+    fdt = dump_dtb(ram, NULL);
+    g_assert_cmpint(fdt_path_offset(fdt, "/chosen/module@0x50000000"), >=, 0);
+    g_assert_cmpint(count_spmem_nodes(fdt), ==, 1);
+
+    user = dump_dtb(NUMA3, &len);
+    g_assert_cmpint(fdt_open_into(user, user, len), ==, 0);
+    chosen = fdt_path_offset(user, "/chosen");
+    dom = fdt_add_subnode(user, chosen, "domU1");
+    g_assert_cmpint(dom, >=, 0);
+    g_assert_cmpint(fdt_setprop_u32(user, dom, "#address-cells", 2), ==, 0);
+    g_assert_cmpint(fdt_setprop_u32(user, dom, "#size-cells", 2), ==, 0);
+    mod = fdt_add_subnode(user, dom, "module@8f000000");
+    g_assert_cmpint(mod, >=, 0);
+    g_assert_cmpint(fdt_setprop(user, mod, "compatible",
+                                "multiboot,kernel\0multiboot,module",
+                                sizeof("multiboot,kernel\0multiboot,module")),
+                    ==, 0);
+    g_assert_cmpint(fdt_setprop_u64(user, mod, "reg", 0x8f000000ULL), ==, 0);
+    g_assert_cmpint(fdt_appendprop_u64(user, mod, "reg", 0x2000000), ==, 0);
+    g_assert_cmpint(fdt_pack(user), ==, 0);
+    path = write_tmp_dtb(user);
+    dtb_args = g_strdup_printf("-dtb %s " SP1, path);
+    assert_refused(dtb_args, "boot module /chosen/domU1/module@8f000000 "
+                   "[0x8f000000, size 0x2000000] overlaps sp-mem 'sp1' "
+                   "[0x80000000, size 0x10000000]\n");
+    unlink(path);
+
+    fd = g_file_open_tmp("spmem-blob-XXXXXX", &blob_path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, blob, sizeof(blob)), ==, sizeof(blob));
+    close(fd);
+    qts = qtest_initf("-M virt -nodefaults " SP1
+                      "-device loader,file=%s,addr=0x80002000,force-raw=on",
+                      blob_path);
+    qtest_memread(qts, 0x80002000, buf, sizeof(buf));
+    g_assert_cmpmem(buf, sizeof(buf), blob, sizeof(blob));
+    qtest_quit(qts);
+    unlink(blob_path);
+#undef SP1
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -1459,6 +1583,8 @@ int main(int argc, char **argv)
     qtest_add_func("/arm/spmem/dt/dumped-dtb-back", test_dt_dumped_dtb_back);
     qtest_add_func("/arm/spmem/dt/user-dtb-one-cell",
                    test_dt_user_dtb_one_cell);
+    qtest_add_func("/arm/spmem/dt/user-props", test_dt_user_props);
+    qtest_add_func("/arm/spmem/dt/boot-modules", test_boot_modules);
 
     ret = g_test_run();
     free_many_case();
