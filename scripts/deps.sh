@@ -17,13 +17,13 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       ipxe-qemu qemu-system-data seabios
       bzip2 qemu-efi-aarch64 acpica-tools dt-schema
       gcc-aarch64-linux-gnu make u-boot-tools e2fsprogs
-      # scripts/build-firmware.sh: EDK2's BaseTools (GenFv, GenFw... link libuuid)
+      # edk2/build.sh: EDK2's BaseTools (GenFv, GenFw... link libuuid)
       uuid-dev
       # scripts/guest-uefi-sp.sh: static arm64 helper guest/dax/daxmap.c, and
       # the kernel modules it unpacks (.ko.xz)
       libc6-dev-arm64-cross xz-utils
-      # scripts/build-linux61.sh: Kconfig's parser (flex, bison) and
-      # kernel/time's timeconst.h (bc) for the guest's Linux 6.1, and
+      # linux/build.sh: Kconfig's parser (flex, bison) and
+      # kernel/time's timeconst.h (bc) for the guests' Linux, and
       # depmod (kmod) for the index of its built-in drivers
       flex bison bc kmod
       # scripts/docs.sh: QEMU's manuals (Sphinx >= 3.4.3, rtd theme >= 0.5)

@@ -362,3 +362,52 @@ linux_initramfs_extra() {
         finish
     fi
 }
+
+# uboot_firmware: Debian's u-boot-qemu (Architecture: all) unpacked into
+# $OUT/u-boot-qemu; sets UBOOT to its qemu_arm64 u-boot.bin.
+uboot_firmware() {
+    UBOOT=$OUT/u-boot-qemu/usr/lib/u-boot/qemu_arm64/u-boot.bin
+    if guest_unpack u-boot-qemu "$OUT/u-boot-qemu" && [ -f "$UBOOT" ]; then
+        ok "U-Boot from u-boot-qemu: ${UBOOT#"$TOP"/}"
+    else
+        bad "fetch and unpack u-boot-qemu"
+        finish
+    fi
+}
+
+# boot_disk FSDIR CMD DISK: the U-Boot boot disk DISK: FSDIR (the kernel
+# and initramfs) plus boot.scr, compiled from the U-Boot script CMD with
+# mkimage, as an ext2 file system (mkfs.ext2 -d: no root, no loop device)
+# in partition 1 of an MBR, where U-Boot's distro boot looks for
+# /boot.scr (see guest-uboot.sh).
+boot_disk() {
+    local fs=$1 cmd=$2 disk=$3 mkfs fsmb
+    mkfs=$(command -v mkfs.ext2 || echo /sbin/mkfs.ext2)
+    command -v mkimage >/dev/null || { bad "no mkimage (package u-boot-tools)"; finish; }
+    [ -x "$mkfs" ] || { bad "no mkfs.ext2 (package e2fsprogs)"; finish; }
+    if ! mkimage -A arm64 -O linux -T script -C none -n "sp-mem U-Boot guest" \
+            -d "$cmd" "$fs/boot.scr" >/dev/null; then
+        bad "mkimage of ${cmd#"$TOP"/}"
+        finish
+    fi
+    # ext2 sized to its contents plus 8 MiB, starting at sector 2048.
+    fsmb=$(( $(du -sm "$fs" | cut -f1) + 8 ))
+    if "$mkfs" -q -F -L spmem-boot -d "$fs" "$fs.img" "${fsmb}M" >/dev/null &&
+       python3 - "$fs.mbr" "$((fsmb * 2048))" <<'PY' &&
+import struct, sys
+out, sectors = sys.argv[1], int(sys.argv[2])
+# One bootable Linux partition at LBA 2048; CHS fields unused (0xfe 0xff 0xff).
+ent = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", 2048, sectors)
+mbr = bytearray(1 << 20)
+mbr[446:462] = ent
+mbr[510:512] = b"\x55\xaa"
+open(out, "wb").write(mbr)
+PY
+       cat "$fs.mbr" "$fs.img" > "$disk"; then
+        rm -f "$fs.mbr" "$fs.img"
+        ok "boot disk ${disk#"$TOP"/}: MBR + ext2 with boot.scr ($(basename "$cmd")) and $(cd "$fs" && ls | grep -vx boot.scr | tr '\n' ' ')($(stat -c %s "$disk") bytes)"
+    else
+        bad "build the boot disk ${disk#"$TOP"/}"
+        finish
+    fi
+}

@@ -46,18 +46,9 @@ TEST_NAME=guest-uboot
 
 # --- tools --------------------------------------------------------------------
 guest_begin
-command -v mkimage >/dev/null || { bad "no mkimage (package u-boot-tools)"; finish; }
-MKFS=$(command -v mkfs.ext2 || echo /sbin/mkfs.ext2)
-[ -x "$MKFS" ] || { bad "no mkfs.ext2 (package e2fsprogs)"; finish; }
 
 # --- U-Boot ---------------------------------------------------------------------
-UBOOT=$OUT/u-boot-qemu/usr/lib/u-boot/qemu_arm64/u-boot.bin
-if guest_unpack u-boot-qemu "$OUT/u-boot-qemu" && [ -f "$UBOOT" ]; then
-    ok "U-Boot from u-boot-qemu: ${UBOOT#"$TOP"/}"
-else
-    bad "fetch and unpack u-boot-qemu"
-    finish
-fi
+uboot_firmware
 
 # --- kernel, busybox, initramfs ------------------------------------------------
 linux_kernel NUMA OF_NUMA
@@ -67,35 +58,10 @@ linux_busybox
 mkdir -p "$tmp/fs"
 INITRD=$tmp/fs/initrd
 linux_initramfs "$LINUX_SRC/init" "$INITRD"
-if cp "$KERNEL" "$tmp/fs/Image" &&
-   mkimage -A arm64 -O linux -T script -C none -n "sp-mem U-Boot guest" \
-        -d "$UBOOT_SRC/boot.cmd" "$tmp/fs/boot.scr" >/dev/null; then
-    :
-else
-    bad "copy the kernel and build boot.scr"
-    finish
-fi
-cp "$tmp/fs/boot.scr" "$OUT/boot.scr"
-# ext2 sized to its contents plus 8 MiB, starting at sector 2048.
-fsmb=$(( $(du -sm "$tmp/fs" | cut -f1) + 8 ))
+cp "$KERNEL" "$tmp/fs/Image" || { bad "copy the kernel"; finish; }
 DISK=$OUT/disk.img
-if "$MKFS" -q -F -L spmem-boot -d "$tmp/fs" "$tmp/fs.img" "${fsmb}M" >/dev/null &&
-   python3 - "$tmp/mbr" "$((fsmb * 2048))" <<'PY' &&
-import struct, sys
-out, sectors = sys.argv[1], int(sys.argv[2])
-# One bootable Linux partition at LBA 2048; CHS fields unused (0xfe 0xff 0xff).
-ent = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", 2048, sectors)
-mbr = bytearray(1 << 20)
-mbr[446:462] = ent
-mbr[510:512] = b"\x55\xaa"
-open(out, "wb").write(mbr)
-PY
-   cat "$tmp/mbr" "$tmp/fs.img" > "$DISK"; then
-    ok "boot disk ${DISK#"$TOP"/}: MBR + ext2 with boot.scr, Image, initrd ($(stat -c %s "$DISK") bytes)"
-else
-    bad "build the boot disk"
-    finish
-fi
+boot_disk "$tmp/fs" "$UBOOT_SRC/boot.cmd" "$DISK"
+cp "$tmp/fs/boot.scr" "$OUT/boot.scr"
 
 # --- backends and host words ------------------------------------------------
 

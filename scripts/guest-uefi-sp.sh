@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boot Debian's arm64 Linux through our UEFI firmware (EDK2 ArmVirtQemu +
-# firmware/edk2, scripts/build-firmware.sh) on the patched emulator with
+# edk2, edk2/build.sh) on the patched emulator with
 # two file-backed sp-mem devices, and check that the guest gets them as
 # specific-purpose memory: EFI_MEMORY_SP in the UEFI memory map, "Soft
 # Reserved" in /proc/iomem, one /dev/daxX.Y per range on the device's
@@ -10,7 +10,7 @@
 #   acpi    Linux 6.12 (bookworm-backports) with ACPI: node from the SRAT
 #   dt      the same kernel with acpi=off: the firmware hands over QEMU's
 #           device tree, plus a memory node with numa-node-id per range
-#           (firmware/edk2 0002: Linux reads a node only from memory
+#           (edk2 0002: Linux reads a node only from memory
 #           nodes; under UEFI it takes the memory type from the UEFI map)
 #   nospdt  the same without sp-mem: the firmware adds no memory node
 #   hmat61  Debian's Linux 6.1 (bookworm) with ACPI, -machine hmat=on and
@@ -19,7 +19,7 @@
 #           creates no dax device (Debian's CONFIG_DAX=m turns
 #           DEV_DAX_HMEM_DEVICES off), which is checked with the evidence
 #   hmat61dax the same machine with our build of 6.1 (DAX=y, everything
-#           built in; scripts/build-linux61.sh): one dax device per range
+#           built in; linux/build.sh 6.1): one dax device per range
 #           at the node of its HMAT target (6.1 takes the node from the
 #           HMAT), the patterns through it, daxctl to system-ram
 #   hmat612 the same with 6.12 and the two devices adjacent (as QEMU
@@ -41,8 +41,8 @@
 #    decompressed from its .deb into the initramfs, loaded with insmod;
 #    kmem only right before daxctl).  SPMEM_KERNEL_612 and SPMEM_KERNEL_61
 #    name other linux-image-* packages.  hmat61dax boots upstream 6.1.176
-#    from Debian's source package with our guest/dax/linux-6.1.config
-#    (scripts/build-linux61.sh): no modules, an initramfs without any.
+#    from Debian's source package with our linux/config-6.1
+#    (linux/build.sh 6.1): no modules, an initramfs without any.
 #  - Device mode: from Linux 6.3 on, dax_hmem offers its devices to kmem
 #    first; the guest puts each unclaimed one in device mode with
 #    "daxctl reconfigure-device --mode=devdax" before mapping it.
@@ -71,13 +71,14 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 # shellcheck source=scripts/guest-linux-lib.sh
 . "$(dirname "$0")/guest-linux-lib.sh"
+# shellcheck source=scripts/guest-dax-lib.sh
+. "$(dirname "$0")/guest-dax-lib.sh"
 
-GUEST_SRC=$TOP/guest/dax
 OUT=$BUILD/guest/uefi-sp
 TIMEOUT=300
 FW_CODE=$BUILD/firmware/AAVMF_CODE.fd
 FW_VARS=$BUILD/firmware/AAVMF_VARS.fd
-K61=$BUILD/guest/linux61
+K61=$BUILD/guest/linux-6.1
 TEST_NAME=guest-uefi-sp
 
 # The devices (see Choices); these replace guest-linux-lib.sh's.
@@ -88,78 +89,27 @@ BYTES=([s0]=0x10000000 [s1]=0x8000000)
 RAM_DEV=s1
 ROFF=0x10000 WOFF=0x40000 PLEN=0x10000
 
-# pattern MODE FILE OFF SEED: write (MODE put) or check (MODE check: prints
-# "ok" or the first mismatch) PLEN bytes of the pattern of SEED at OFF.
-pattern() {
-    python3 - "$@" "$PLEN" <<'EOF'
-import struct, sys
-mode, path, off, seed, n = sys.argv[1], sys.argv[2], *(int(x, 0) for x in sys.argv[3:6])
-words = [(seed + i * 0x9e3779b97f4a7c15) & (2**64 - 1) for i in range(n // 8)]
-with open(path, "r+b") as f:
-    f.seek(off)
-    if mode == "put":
-        f.write(struct.pack("<%dQ" % len(words), *words))
-    else:
-        got = struct.unpack("<%dQ" % len(words), f.read(n))
-        bad = [i for i in range(len(words)) if got[i] != words[i]]
-        print("ok" if not bad else "mismatch at +0x%x: 0x%016x, want 0x%016x"
-              % (bad[0] * 8, got[bad[0]], words[bad[0]]))
-EOF
-}
-seed() { word "$1" "${ADDR[$2]}" "${NODE[$2]}"; }   # seed PREFIX DEV
 
 # --- firmware, kernels, initramfs ---------------------------------------------
-# since T0: seconds since T0 (date +%s%N), two decimals.
-since() { awk -v t="$(( $(date +%s%N) - $1 ))" 'BEGIN {printf "%.2f", t / 1e9}'; }
 
 guest_begin
+dax_tools
 t0=$(date +%s%N)
-if bash "$TOP/scripts/build-firmware.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
-    ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, scripts/build-firmware.sh took $(since "$t0")s"
+if bash "$TOP/edk2/build.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
+    ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, edk2/build.sh took $(since "$t0")s"
 else
-    bad "scripts/build-firmware.sh"
+    bad "edk2/build.sh"
     finish
 fi
 # Our Linux 6.1 with the dax core built in (hmat61dax).
 t0=$(date +%s%N)
-if bash "$TOP/scripts/build-linux61.sh" && [ -s "$K61/Image" ] && [ -s "$K61/config" ]; then
-    ok "Linux $(cat "$K61/release") ${K61#"$TOP"/}/Image ($(grep -E '^CONFIG_(DAX|DEV_DAX_HMEM_DEVICES)=|^# CONFIG_MODULES ' "$K61/config" | paste -sd ' ')), scripts/build-linux61.sh took $(since "$t0")s"
+if bash "$TOP/linux/build.sh" 6.1 && [ -s "$K61/Image" ] && [ -s "$K61/config" ]; then
+    ok "Linux $(cat "$K61/release") ${K61#"$TOP"/}/Image ($(grep -E '^CONFIG_(DAX|DEV_DAX_HMEM_DEVICES)=|^# CONFIG_MODULES ' "$K61/config" | paste -sd ' ')), linux/build.sh 6.1 took $(since "$t0")s"
 else
-    bad "scripts/build-linux61.sh"
+    bad "linux/build.sh 6.1"
     finish
 fi
 
-mkdir -p "$OUT"
-if aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror \
-        -o "$OUT/daxmap" "$GUEST_SRC/daxmap.c"; then
-    ok "guest/dax/daxmap.c built (static arm64)"
-else
-    bad "build guest/dax/daxmap.c"
-    finish
-fi
-linux_busybox
-
-# initramfs_for NAME [MODULE...]: the initramfs $OUT/initrd-NAME.cpio.gz,
-# with the MODULEs of the kernel linux_kernel chose and the modules they
-# depend on (none for a kernel with all built in), and every file under
-# the directory INITRAMFS_ROOT, if set, at the same path.  Sets MODS_NAME
-# to the modules, in load order.
-initramfs_for() {
-    local name=$1 f
-    shift
-    INITRAMFS_EXTRA=("bin/daxmap=$OUT/daxmap")
-    if [ -n "${INITRAMFS_ROOT:-}" ]; then
-        while read -r f; do
-            INITRAMFS_EXTRA+=("$f=$INITRAMFS_ROOT/$f")
-        done < <(cd "$INITRAMFS_ROOT" && find . -type f | sed 's|^\./||' | sort)
-    fi
-    LINUX_MODULES=
-    [ $# = 0 ] || linux_modules "$@"
-    # kmem is loaded later, by the guest, right before daxctl.
-    printf -v "MODS_$name" %s "${LINUX_MODULES//,kmem/}"
-    linux_userland daxctl usr/bin/daxctl
-    linux_initramfs_extra "$GUEST_SRC/init" "$OUT/initrd-$name.cpio.gz"
-}
 k612=${SPMEM_KERNEL_612:-$(kernel_of_release bookworm-backports linux-image-cloud-arm64)}
 LINUX_KERNEL_PKG=$k612 linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT DEV_DAX_HMEM_DEVICES
 KERNEL_612=$KERNEL
@@ -169,27 +119,10 @@ initramfs_for 612 device_dax dax_hmem kmem
 LINUX_KERNEL_PKG=${SPMEM_KERNEL_61:-} linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT
 KERNEL_61=$KERNEL
 initramfs_for 61 device_dax dax_hmem kmem
-# Our 6.1 (scripts/build-linux61.sh): no modules, the guest loads none;
+# Our 6.1 (linux/build.sh 6.1): no modules, the guest loads none;
 # its /lib/modules has the index of the built-in drivers (for daxctl).
 INITRAMFS_ROOT=$K61/root initramfs_for 61dax
-
-# backends: fresh backend files holding the host pattern; sets SPMEM_ARGS.
-backends() {
-    local d
-    SPMEM_ARGS=()
-    for d in "${DEVS[@]}"; do
-        rm -f "$tmp/$d"
-        truncate -s "${SIZE[$d]}" "$tmp/$d"
-        pattern put "$tmp/$d" "$ROFF" "$(seed 0x484f535400000000 "$d")"
-        SPMEM_ARGS+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$tmp/$d,share=on"
-                     -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]},addr=${ADDR[$d]}")
-    done
-}
-specs=()
-for d in "${DEVS[@]}"; do
-    specs+=("$d:${ADDR[$d]}:${BYTES[$d]}:${NODE[$d]}")
-done
-spmem_arg=$(IFS=,; echo "${specs[*]}")
+dax_spec_arg
 
 # boot LABEL KERNEL INITRD MACHINE-OPTS APPEND [QEMU-ARG...]: one boot of
 # our firmware; output in $tmp/out-LABEL.
@@ -204,146 +137,7 @@ boot() {
         -kernel "$kernel" -initrd "$initrd" \
         -append "console=ttyAMA0 panic=-1 quiet nokaslr efi=debug rdinit=/init $append" "$@"
     check_exit "$tmp/out-$label"
-    grep '^spmem-' "$tmp/out-$label" |
-        grep -vE '^spmem-(iomem-all|cmdline|dmesg)' | sed 's/^/  guest: /'
-    echo "  guest: UEFI memory map at 0x80000000 and above, and what /proc/iomem shows there:"
-    grep -E '^spmem-dmesg .*efi:   0x0000[0-9a-f]*-' "$tmp/out-$label" |
-        awk '{for (i = 1; i <= NF; i++) if ($i ~ /^0x0000[0-9a-f]+-/) {s = substr($i, 3, 12); if (s >= "000080000000") print "    " substr($0, index($0, "efi:"))}}'
-    awk '/^spmem-iomem-all / {r = $2; sub(/-.*/, "", r); if (length(r) > 8 || r >= "80000000") print "    " substr($0, 17)}' "$tmp/out-$label"
-    echo "  guest: NUMA/SRAT/HMAT/dax lines of dmesg:"
-    grep -E '^spmem-dmesg .*(NUMA|SRAT|HMAT|hmem|dax|kmem|Faking|memblk|node)' "$tmp/out-$label" |
-        grep -v 'efi:   0x' | sed 's/^spmem-dmesg /    /' | head -40
-}
-
-# hexrange BASE BYTES: "80000000-8fffffff" as /proc/iomem writes it.
-hexrange() { printf '%x-%x' "$1" $(($1 + $2 - 1)); }
-
-# covering OUT KIND BASE BYTES: the line of OUT that covers BASE+BYTES,
-# KIND efi (a Conventional descriptor with EFI_MEMORY_SP) or iomem (a
-# top-level "Soft Reserved" resource, or one right under an hmem.N
-# resource of the same range: Linux 6.1's hmem_register_device adds its
-# platform device's resource above the Soft Reserved one).
-covering() {
-    local out=$1 kind=$2 a=$3 b=$4 s e line
-    while read -r s e line; do
-        if (( 0x$s <= a && 0x$e >= a + b - 1 )); then
-            echo "$line"
-            return 0
-        fi
-    done < <(if [ "$kind" = efi ]; then
-                 sed -n 's/^spmem-dmesg .*efi:   0x\([0-9a-f]*\)-0x\([0-9a-f]*\) \(\[Conventional *|.*|SP|.*\)$/\1 \2 \1-\2 \3/p' "$out"
-             else
-                 awk '/^spmem-iomem-all / {
-                          l = substr($0, 17); depth = match(l, /[^ ]/) - 1; sub(/^ +/, "", l)
-                          r = l; sub(/ : .*/, "", r); name = substr(l, length(r) + 4)
-                          if (depth == 0) { top = l; topr = r; topname = name }
-                          if (name != "Soft Reserved") next
-                          split(r, se, "-")
-                          if (depth == 0)
-                              print se[1], se[2], l
-                          else if (depth == 2 && r == topr && topname ~ /^hmem\.[0-9]+$/)
-                              print se[1], se[2], l " (under " top ")"
-                      }' "$out"
-             fi)
-    return 1
-}
-
-# check_sp LABEL [nodax]: every sp-mem range is EFI_MEMORY_SP memory in
-# the UEFI map and Soft Reserved in /proc/iomem (exactly, or, with
-# ADJACENT=1, within a merged range), not System RAM; and, unless nodax
-# is given (a kernel that cannot have dax devices, checked by the
-# caller), a dax device whose numa_node and target_node are the device's
-# node, through which the patterns crossed.
-check_sp() {
-    local label=$1 mode=${2:-} out=$tmp/out-$1 d a b line dax node tnode want got s e
-    for d in "${DEVS[@]}"; do
-        a=${ADDR[$d]} b=${BYTES[$d]}
-        want=$(printf '%012x-%012x' "$a" $((a + b - 1)))
-        if line=$(covering "$out" efi "$a" "$b") &&
-           { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
-            ok "$label $d: UEFI memory map: $line"
-        else
-            bad "$label $d: no Conventional+SP descriptor for $([ "${ADJACENT:-0}" = 1 ] && echo over || echo exactly) $a+$b in the UEFI map: '$line'"
-        fi
-        want=$(hexrange "$a" "$b")
-        if line=$(covering "$out" iomem "$a" "$b") &&
-           { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
-            ok "$label $d: /proc/iomem: $line"
-        else
-            bad "$label $d: no top-level '$want : Soft Reserved' in /proc/iomem: $(grep -iE '^spmem-iomem-all .*Soft' "$out" | sed 's/^spmem-iomem-all //' | tr '\n' ';')"
-        fi
-        while read -r s e; do
-            if (( 0x$s <= a + b - 1 && 0x$e >= a )); then
-                bad "$label $d: System RAM $s-$e in /proc/iomem overlaps it"
-            fi
-        done < <(sed -n 's/^spmem-iomem-all *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' "$out")
-        [ "$mode" = nodax ] && continue
-        dax=$(sed -n "s/^spmem-daxof $d //p" "$out")
-        line=$(grep "^spmem-dax $dax " "$out")
-        node=$(sed -n 's/.* numa_node=\([-0-9]*\) .*/\1/p' <<< "$line")
-        tnode=$(sed -n 's/.* target_node=\([-0-9]*\) .*/\1/p' <<< "$line")
-        if [ -z "$dax" ]; then
-            bad "$label $d: no dax device starts at $a; dax devices: $(grep '^spmem-dax ' "$out" | tr '\n' ';') insmod: $(grep '^spmem-insmod' "$out" | tr '\n' ' ')"
-        elif [ "$node" = "${NODE[$d]}" ] && [ "$tnode" = "${NODE[$d]}" ] &&
-             grep -q 'chardev=yes' <<< "$line"; then
-            ok "$label $d: /dev/$dax, numa_node $node and target_node $tnode = the device's node (${line#spmem-dax "$dax" })"
-        else
-            bad "$label $d: /dev/$dax numa_node '$node', target_node '$tnode', want ${NODE[$d]} (${line#spmem-dax })"
-        fi
-        want="spmem-daxmap $d daxmap /dev/$dax read $ROFF $PLEN ok first $(seed 0x484f535400000000 "$d")"
-        if [ -n "$dax" ] && grep -qFx -- "$want" "$out"; then
-            ok "$label $d: the guest read the host's $PLEN-byte pattern at $ROFF through mmap(/dev/$dax)"
-        else
-            bad "$label $d: want '$want'; got: $(grep "^spmem-daxmap $d " "$out" | tr '\n' ';')"
-        fi
-        got=$(pattern check "$tmp/$d" "$WOFF" "$(seed 0x4c494e5800000000 "$d")")
-        if [ "$got" = ok ] && grep -q "^spmem-daxmap $d daxmap /dev/$dax write $WOFF $PLEN ok" "$out"; then
-            ok "$label $d: the backend file holds the guest's $PLEN-byte pattern at $WOFF (written through mmap(/dev/$dax))"
-        else
-            bad "$label $d: backend file at $WOFF: $got; guest: $(grep "^spmem-daxmap $d .* write" "$out")"
-        fi
-        if [ -n "$dax" ] && ! grep -q "^spmem-daxmap $d daxmap /dev/$dax \(error\|.* mismatch\)" "$out"; then
-            ok "$label $d: daxmap reported no error on /dev/$dax"
-        else
-            bad "$label $d: daxmap: $(grep "^spmem-daxmap $d " "$out" | tr '\n' ';')"
-        fi
-    done
-}
-
-# check_ram LABEL: daxctl made RAM_DEV system-ram, online on its node.
-check_ram() {
-    local label=$1 out=$tmp/out-$1 d=$RAM_DEV before after blocks on total bs
-    before=$(sed -n "s/^spmem-ram-before $d node[0-9]* MemTotal \([0-9]*\) kB/\1/p" "$out")
-    after=$(sed -n "s/^spmem-ram-after $d node[0-9]* MemTotal \([0-9]*\) kB/\1/p" "$out")
-    blocks=$(grep "^spmem-ram-blocks $d node${NODE[$d]} " "$out")
-    on=$(sed -n 's/.* online=\([0-9]*\) .*/\1/p' <<< "$blocks")
-    total=$(sed -n 's/.* total=\([0-9]*\) .*/\1/p' <<< "$blocks")
-    bs=$(sed -n 's/.* block_size=\(0x[0-9a-f]*\)/\1/p' <<< "$blocks")
-    if grep -qx 'spmem-daxctl-rc 0' "$out" && grep -q '"mode":"system-ram"' "$out"; then
-        ok "$label $d: daxctl reconfigure-device --mode=system-ram: $(grep '^spmem-daxctl ' "$out" | sed 's/^spmem-daxctl //' | tr -d ' \n' | cut -c1-200)"
-    else
-        bad "$label $d: daxctl: $(grep -E '^spmem-daxctl' "$out" | tr '\n' ' ')"
-    fi
-    if [ -n "$total" ] && [ "$total" -gt 0 ] && [ "$on" = "$total" ] &&
-       [ $((total * bs)) = $((BYTES[$d])) ] &&
-       [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) = $((BYTES[$d] / 1024)) ]; then
-        ok "$label $d: all $total memory blocks of ${ADDR[$d]}+${BYTES[$d]} online on node${NODE[$d]}, whose MemTotal went from $before to $after kB"
-    else
-        bad "$label $d: memory blocks on node${NODE[$d]}: '$blocks', node MemTotal $before -> $after kB"
-    fi
-}
-
-# check_nodes_of LABEL: Linux brought up nodes 1 and 2 (not one fake node).
-check_nodes_of() {
-    local out=$tmp/out-$1
-    if grep -q '^spmem-dmesg .*Faking a node' "$out"; then
-        bad "$1: Linux faked one NUMA node: $(grep -E '^spmem-dmesg .*(invalid memblk|Faking)' "$out" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
-    elif grep -qw node1 <<< "$(sed -n 's/^spmem-nodes //p' "$out")" &&
-         grep -qw node2 <<< "$(sed -n 's/^spmem-nodes //p' "$out")"; then
-        ok "$1: Linux has NUMA nodes 1 and 2 ($(sed -n 's/^spmem-nodes //p' "$out"); online $(sed -n 's/^spmem-node-online //p' "$out"))"
-    else
-        bad "$1: /sys/devices/system/node has '$(sed -n 's/^spmem-nodes //p' "$out")', not node1 and node2"
-    fi
+    boot_summary "$label"
 }
 
 # --- acpi: 6.12, ACPI ----------------------------------------------------------
@@ -351,7 +145,7 @@ backends
 boot acpi "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=on \
     "acpi=force spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$RAM_DEV spmem-mods=$MODS_612" \
     "${SPMEM_ARGS[@]}"
-# Our build's version string ends in "+sp-mem" (scripts/build-firmware.sh).
+# Our build's version string ends in "+sp-mem" (edk2/build.sh).
 if grep -q '^spmem-bios .* / .*+sp-mem / ' "$tmp/out-acpi"; then
     ok "acpi: the firmware is ours (SMBIOS: $(sed -n 's/^spmem-bios //p' "$tmp/out-acpi"))"
 else
@@ -376,7 +170,7 @@ if grep -qx 'spmem-devicetree yes' "$tmp/out-dt" && grep -qx 'spmem-efi yes' "$t
 else
     bad "dt: not a UEFI + device-tree boot: $(grep -E '^spmem-(efi|devicetree|acpi-tables)' "$tmp/out-dt" | tr '\n' ' ')"
 fi
-# Our firmware (firmware/edk2 0002) gives each range a memory node with
+# Our firmware (edk2 0002) gives each range a memory node with
 # its numa-node-id in the tree it hands over; QEMU's tree has none.
 for d in "${DEVS[@]}"; do
     want="spmem-dt-memory memory@${ADDR[$d]#0x} reg=$(printf '%016x%016x' "${ADDR[$d]}" "${BYTES[$d]}") numa-node-id=${NODE[$d]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the UEFI firmware of the sp-mem guests: EDK2's ArmVirtQemu
 # (AARCH64, RELEASE, GCC5) from Debian's edk2 source package, built the way
-# Debian builds its AAVMF_CODE.fd, plus our patch series firmware/edk2/
+# Debian builds its AAVMF_CODE.fd, plus our patch series in edk2/
 # (every /reserved-memory child compatible with "special-purpose" becomes
 # EFI_MEMORY_SP memory).  Leaves build/firmware/AAVMF_CODE.fd (padded to
 # 64 MiB like Debian's) and build/firmware/AAVMF_VARS.fd.
@@ -34,7 +34,7 @@
 #    not touch qemu-src/, but two guest scripts may ask at the same time.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../scripts/common.sh"
 
 EDK2_VERSION=2025.02-8+deb13u1
 EDK2_ORIG=edk2_2025.02.orig.tar.xz
@@ -43,7 +43,7 @@ EDK2_ORIG_SHA256=b63b6053d6d89c74d9291f9e96fde1584be99e6fb9c169ba9511505129d6b04
 EDK2_DEB_SHA256=e2a7f6fc58640818416a028d6d5e9dfc255697a7cdc60c14566c236df6bd9b08
 RECIPE=1
 
-FW_PATCHES=$TOP/firmware/edk2
+FW_PATCHES=$TOP/edk2
 FW_OUT=$BUILD/firmware
 EDK2_CACHE=$CACHE/edk2
 
@@ -61,7 +61,7 @@ fi
 mkdir -p "$EDK2_CACHE"
 exec 9>"$CACHE/edk2.lock"
 if ! flock -n 9; then
-    echo "build-firmware: waiting for another firmware build to finish"
+    echo "edk2/build.sh: waiting for another firmware build to finish"
     flock 9
 fi
 
@@ -71,7 +71,7 @@ install_images() {
     rm -f "$FW_OUT/.key"
     cp --sparse=always "$1/AAVMF_CODE.fd" "$1/AAVMF_VARS.fd" "$FW_OUT/"
     echo "$fw_key" > "$FW_OUT/.key"
-    echo "build-firmware: ${FW_OUT#"$TOP"/}/AAVMF_CODE.fd, AAVMF_VARS.fd (EDK2 $EDK2_VERSION + firmware/edk2, cache fw-$fw_key)"
+    echo "edk2/build.sh: ${FW_OUT#"$TOP"/}/AAVMF_CODE.fd, AAVMF_VARS.fd (EDK2 $EDK2_VERSION + edk2/series, cache fw-$fw_key)"
 }
 
 fw_dir=$EDK2_CACHE/fw-$fw_key
@@ -83,14 +83,14 @@ fi
 bash "$TOP/scripts/deps.sh"
 
 # --- fetch --------------------------------------------------------------------
-fetch_source build-firmware edk2 "$EDK2_ORIG:$EDK2_ORIG_SHA256" \
+fetch_source edk2/build.sh edk2 "$EDK2_ORIG:$EDK2_ORIG_SHA256" \
     "$EDK2_DEBTAR:$EDK2_DEB_SHA256"
 
 # --- unpack, Debian's patches, BaseTools (once per source) --------------------
 src=$EDK2_CACHE/src-$src_key
 if [ ! -f "$src/.sp-mem-ready" ]; then
     t0=$(date +%s)
-    echo "build-firmware: unpacking edk2 $EDK2_VERSION and building BaseTools"
+    echo "edk2/build.sh: unpacking edk2 $EDK2_VERSION and building BaseTools"
     rm -rf "$src" "$src.tmp"
     mkdir -p "$src.tmp"
     tar -xf "$SRC_CACHE/$EDK2_ORIG" -C "$src.tmp" --strip-components=1
@@ -98,7 +98,7 @@ if [ ! -f "$src/.sp-mem-ready" ]; then
     (cd "$src.tmp" &&
      sed -e '/^#/d' -e '/^$/d' debian/patches/series | while read -r p; do
          patch -p1 -s -N --no-backup-if-mismatch < "debian/patches/$p" ||
-             { echo "build-firmware: Debian patch $p does not apply" >&2; exit 1; }
+             { echo "edk2/build.sh: Debian patch $p does not apply" >&2; exit 1; }
      done)
     # BaseTools as debian/rules builds them, and the LTO stub library the
     # GCC5 AARCH64 link needs (debian/rules: liblto-aarch64.a).
@@ -113,7 +113,7 @@ if [ ! -f "$src/.sp-mem-ready" ]; then
     rm -f "$src.tmp/Conf/BuildEnv.sh"
     touch "$src.tmp/.sp-mem-ready"
     mv "$src.tmp" "$src"
-    echo "build-firmware: BaseTools built in $(( $(date +%s) - t0 ))s"
+    echo "edk2/build.sh: BaseTools built in $(( $(date +%s) - t0 ))s"
 fi
 
 # --- our series and ArmVirtQemu -----------------------------------------------
@@ -123,7 +123,7 @@ rm -rf "$work"
 cp -a "$src" "$work"
 (cd "$work" && series | while read -r p; do
      patch -p1 -s -N --no-backup-if-mismatch < "$FW_PATCHES/$p" ||
-         { echo "build-firmware: firmware/edk2/$p does not apply" >&2; exit 1; }
+         { echo "edk2/build.sh: edk2/$p does not apply" >&2; exit 1; }
  done)
 
 # Passed as debian/rules passes them (L and the text, unquoted: build
@@ -135,7 +135,7 @@ flags=(-DCC_MEASUREMENT_ENABLE=TRUE -DNETWORK_HTTP_BOOT_ENABLE=TRUE
        --pcd "PcdFirmwareVersionString=L$EDK2_VERSION+sp-mem\\0"
        --pcd "PcdFirmwareReleaseDateString=L$date_str\\0"
        --pcd PcdUninstallMemAttrProtocol=TRUE)
-echo "build-firmware: building ArmVirtQemu (AARCH64 RELEASE GCC5), log ${work}/build.log"
+echo "edk2/build.sh: building ArmVirtQemu (AARCH64 RELEASE GCC5), log ${work}/build.log"
 if ! (set +u && cd "$work" && unset WORKSPACE EDK_TOOLS_PATH CONF_PATH PACKAGES_PATH ELF_PACKAGE_METADATA &&
       export GCC5_AARCH64_PREFIX=aarch64-linux-gnu- PYTHON3_ENABLE=TRUE \
              PYTHON_COMMAND=/usr/bin/python3 &&
@@ -143,7 +143,7 @@ if ! (set +u && cd "$work" && unset WORKSPACE EDK_TOOLS_PATH CONF_PATH PACKAGES_
       build -a AARCH64 -t GCC5 -b RELEASE -n "$(nproc)" \
           -p ArmVirtPkg/ArmVirtQemu.dsc "${flags[@]}") > "$work/build.log" 2>&1; then
     tail -40 "$work/build.log" >&2
-    echo "build-firmware: EDK2 build failed (log: $work/build.log)" >&2
+    echo "edk2/build.sh: EDK2 build failed (log: $work/build.log)" >&2
     exit 1
 fi
 fv=$work/Build/ArmVirtQemu-AARCH64/RELEASE_GCC5/FV
@@ -155,5 +155,5 @@ truncate -s 64M "$fw_dir.tmp/AAVMF_CODE.fd" "$fw_dir.tmp/AAVMF_VARS.fd"
 cp "$work/build.log" "$fw_dir.tmp/"
 rm -rf "$fw_dir" && mv "$fw_dir.tmp" "$fw_dir"
 rm -rf "$work"
-echo "build-firmware: ArmVirtQemu built in $(( $(date +%s) - t0 ))s"
+echo "edk2/build.sh: ArmVirtQemu built in $(( $(date +%s) - t0 ))s"
 install_images "$fw_dir"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Export our EDK2 series against upstream EDK2 for review: applies
-# firmware/edk2/*.patch (series order) with "git am" on top of the
+# edk2/*.patch (series order) with "git am" on top of the
 # current HEAD of an upstream EDK2 clone, checks them with EDK2's own
 # BaseTools/Scripts/PatchCheck.py, and writes "git format-patch" output
 # with a cover letter into OUTDIR.
 #
-# usage: firmware/edk2/export.sh EDK2_CLONE OUTDIR
+# usage: edk2/export.sh EDK2_CLONE OUTDIR
 #   EDK2_CLONE  an upstream EDK2 git clone, checked out where the series
 #               should go (tested on tag edk2-stable202502; it applies
 #               there unchanged, Debian's own patches touch other files)
