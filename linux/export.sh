@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Export our Linux series for the kernel's lists: apply linux/*.patch
+# (linux/series order) with "git am" on a git tree of upstream 7.2.8 (the
+# orig tarball linux/build.sh builds from, pinned in linux/pins.sh), run
+# the tree's scripts/checkpatch.pl --strict on every patch, and write
+# "git format-patch" output with the cover letter of linux/cover-letter
+# into OUTDIR.  With --walk, also build the tree at every patch
+# (allnoconfig + linux/config-7.2, Image and modules, incrementally), so
+# that each patch is shown to build on its own.
+#
+# usage: linux/export.sh [--walk] [OUTDIR]      (default OUTDIR: series-linux)
+#
+# Fails unless every patch applies, checkpatch reports no error, warning
+# or check on any patch and, with --walk, every step builds.  Last line:
+# "linux-export: N patches, checkpatch --strict clean[, every patch builds]".
+#
+# Choices: the base tree is a git repository made once from the tarball in
+# $CACHE/linux/export-VERSION (a commit "Linux VERSION"; Debian's orig
+# tarball is upstream minus files Debian cannot ship, none of which the
+# series touches); branch sp-mem is reset to it on each run.  The walk
+# builds out of tree in $CACHE/linux/walk-obj under the build lock.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/../scripts/common.sh"
+HERE=$TOP/linux
+# shellcheck source=linux/pins.sh
+. "$HERE/pins.sh"
+linux_pin 7.2
+
+walk=0
+[ "${1:-}" = --walk ] && { walk=1; shift; }
+outdir=${1:-$TOP/series-linux}
+mapfile -t series < <(sed -e '/^#/d' -e '/^$/d' "$HERE/series")
+n=${#series[@]}
+base=$CACHE/linux/export-$LINUX_VERSION
+GIT=(git -C "$base" -c user.name="${GIT_AUTHOR_NAME:-$(git -C "$TOP" config user.name)}"
+     -c user.email="${GIT_AUTHOR_EMAIL:-$(git -C "$TOP" config user.email)}")
+
+fetch_source linux-export linux "$LINUX_ORIG:$LINUX_ORIG_SHA256"
+if [ ! -f "$base/.git/sp-mem-base" ]; then
+    echo "linux-export: making the git tree $base (once)"
+    rm -rf "$base" && mkdir -p "$base"
+    tar -xf "$SRC_CACHE/$LINUX_ORIG" -C "$base" --strip-components=1
+    "${GIT[@]}" init -q
+    "${GIT[@]}" add -A
+    "${GIT[@]}" commit -q -m "Linux $LINUX_VERSION"
+    "${GIT[@]}" rev-parse HEAD > "$base/.git/sp-mem-base"
+fi
+"${GIT[@]}" am --abort >/dev/null 2>&1 || true
+"${GIT[@]}" checkout -q -f -B sp-mem "$(cat "$base/.git/sp-mem-base")"
+"${GIT[@]}" clean -q -fdx
+for p in "${series[@]}"; do
+    "${GIT[@]}" am -q "$HERE/$p" || { echo "linux-export: $p does not apply" >&2; exit 1; }
+done
+
+# checkpatch --strict on each commit, as the patch it becomes.
+bad=0
+for i in $(seq "$n" -1 1); do
+    c=$("${GIT[@]}" rev-parse "HEAD~$((i - 1))")
+    out=$("${GIT[@]}" format-patch -1 --stdout "$c" |
+          (cd "$base" && perl scripts/checkpatch.pl --strict --no-tree - 2>&1)) || true
+    if grep -q '^total: 0 errors, 0 warnings, 0 checks' <<< "$out"; then
+        echo "checkpatch --strict: $("${GIT[@]}" log -1 --format=%s "$c"): clean"
+    else
+        echo "checkpatch --strict: $("${GIT[@]}" log -1 --format=%s "$c"):"
+        sed 's/^/    /' <<< "$out"
+        bad=1
+    fi
+done
+[ $bad = 0 ] || { echo "linux-export: checkpatch is not clean" >&2; exit 1; }
+
+built=
+if [ $walk = 1 ]; then
+    build_lock
+    obj=$CACHE/linux/walk-obj
+    mkdir -p "$obj"
+    for i in $(seq "$n" -1 0); do
+        "${GIT[@]}" checkout -q "sp-mem~$i"
+        t0=$(date +%s)
+        if make -C "$base" O="$obj" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+                KCONFIG_ALLCONFIG="$HERE/config-7.2" allnoconfig > "$obj/walk.log" 2>&1 &&
+           make -C "$base" O="$obj" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+                -j"$(nproc)" Image modules >> "$obj/walk.log" 2>&1; then
+            echo "walk: $("${GIT[@]}" log -1 --format=%s) builds ($(( $(date +%s) - t0 ))s)"
+        else
+            tail -30 "$obj/walk.log" >&2
+            echo "linux-export: the tree does not build at $("${GIT[@]}" log -1 --format=%s)" >&2
+            exit 1
+        fi
+    done
+    "${GIT[@]}" checkout -q sp-mem
+    built=", every patch builds"
+fi
+
+rm -rf "$outdir" && mkdir -p "$outdir"
+"${GIT[@]}" format-patch -q --cover-letter -o "$(cd "$outdir" && pwd)" "-$n"
+python3 - "$outdir/0000-cover-letter.patch" "$HERE/cover-letter" <<'EOF'
+import sys
+path, cover = sys.argv[1], open(sys.argv[2]).read().split("\n", 1)
+text = open(path).read()
+text = text.replace("*** SUBJECT HERE ***", cover[0].strip())
+text = text.replace("*** BLURB HERE ***", cover[1].strip())
+open(path, "w").write(text)
+EOF
+echo "linux-export: $n patches in ${outdir#"$TOP"/}, checkpatch --strict clean$built"
