@@ -53,13 +53,17 @@ bash "$TOP/scripts/guest-uboot.sh" | tee -a "$summary" || rc=1
 echo
 bash "$TOP/scripts/guest-uefi-acpi.sh" | tee -a "$summary" || rc=1
 echo
-# Our EDK2 build (scripts/build-firmware.sh, cached): Soft Reserved + dax.
+# Our EDK2 build (edk2/build.sh, cached): Soft Reserved + dax.
 bash "$TOP/scripts/guest-uefi-sp.sh" | tee -a "$summary" || rc=1
 echo
 # Xen 4.17 and 4.20 with a dom0; Xen 4.20 with a dom0less domain.
 bash "$TOP/scripts/guest-xen.sh" | tee -a "$summary" || rc=1
 echo
 bash "$TOP/scripts/guest-xen-dom0less.sh" | tee -a "$summary" || rc=1
+echo
+# Our Linux series (linux/, built by linux/build.sh 7.2, cached) on every
+# boot path: Soft Reserved, dax devices on their nodes, daxctl.
+bash "$TOP/scripts/guest-linux-sp.sh" | tee -a "$summary" || rc=1
 echo
 # QEMU's manuals with the sp-mem page, Sphinx with -W (log in test-logs/).
 bash "$TOP/scripts/docs.sh" > "$BUILD/test-logs/docs.log" 2>&1
