@@ -14,6 +14,7 @@
 #   acpi     our EDK2 (edk2) with ACPI: EFI_MEMORY_SP ranges
 #            (efi/arm64: published where dax_hmem looks for them on 7.x)
 #   uefidt   our EDK2 handing over the device tree (acpi=off)
+#   xen417, xen420  Xen 4.17 and 4.20 (Debian's) with our kernel as dom0
 #   stock7   Debian's newest arm64 kernel (7.3.4, trixie-backports)
 #            through our EDK2 with ACPI: Soft Reserved but no dax device,
 #            the bug the series fixes, asserted with its evidence
@@ -130,6 +131,15 @@ check_all() {
     done
 }
 
+# check_said LABEL WHAT LINE: the kernel log of boot LABEL has LINE.
+check_said() {
+    if grep -qF -- "$3" "$tmp/out-$1"; then
+        ok "$1 $2: the kernel says: $3"
+    else
+        bad "$1 $2: no kernel line '$3'; reserved mem lines: $(grep 'reserved mem' "$tmp/out-$1" | tr '\n' ';')"
+    fi
+}
+
 # -- dt: -kernel, QEMU's device tree.
 boot_with dt -M virt "${MACHINE[@]}" -kernel "$K72/Image" \
     -initrd "$OUT/initrd-72.cpio.gz" -append "$APPEND $guest_args spmem-mods=$MODS_72"
@@ -141,12 +151,7 @@ fi
 check_nodes_of dt
 check_all dt nouefi
 for d in "${DEVS[@]}"; do
-    want="OF: reserved mem: /reserved-memory/sp-mem@${ADDR[$d]#0x}: [mem $(printf '0x%08x-0x%08x' "${ADDR[$d]}" $((ADDR[$d] + BYTES[$d] - 1)))] Soft Reserved, node ${NODE[$d]}"
-    if grep -qF -- "$want" "$tmp/out-dt"; then
-        ok "dt $d: the kernel says: $want"
-    else
-        bad "dt $d: no kernel line '$want'; reserved mem lines: $(grep 'reserved mem' "$tmp/out-dt" | tr '\n' ';')"
-    fi
+    check_said dt "$d" "OF: reserved mem: /reserved-memory/sp-mem@${ADDR[$d]#0x}: [mem $(printf '0x%08x-0x%08x' "${ADDR[$d]}" $((ADDR[$d] + BYTES[$d] - 1)))] Soft Reserved, node ${NODE[$d]}"
 done
 
 # -- booti and bootefi: U-Boot from a virtio disk with our script.
@@ -212,42 +217,49 @@ else
     bad "stock7: want device_dax and dax_hmem loaded and no dax device; got $(grep -E '^spmem-(insmod|dax) ' "$tmp/out-stock7" | tr '\n' ';')"
 fi
 
-# -- xen: Xen 4.17 (Debian's) with our kernel as dom0.  Xen copies
+# -- xen417, xen420: Debian's Xen 4.17 and 4.20 with our kernel as dom0.  Xen copies
 # /reserved-memory into dom0's tree with numa-node-id and maps each range
 # 1:1 cacheable, but regenerates /memory and /cpus without numa-node-id,
 # so dom0's of_numa finds no node and Linux runs one node (Xen/arm has no
 # NUMA): each range is Soft Reserved and a dax device with no target
 # node (-1), the kernel says why, and kmem, which needs a node, refuses
-# it: daxctl is not asked here.
-XEN_PKG=xen-hypervisor-4.17-arm64
-if guest_unpack "$XEN_PKG" "$OUT/xen" &&
-   XEN=$(compgen -G "$OUT/xen/boot/xen-*-arm64" | head -1) && [ -f "$XEN" ]; then
-    ok "Xen ${XEN#"$TOP"/} ($XEN_PKG)"
-else
-    bad "fetch and unpack $XEN_PKG:arm64"
-    finish
-fi
+# to hot-add it (daxctl is asked for s1).
 # RAM is 0x40000000-0x7fffffff; QEMU puts Xen at 0x40200000 and the DTB
 # at 0x48000000; dom0's kernel at 0x50000000, its initrd at the next
 # 16 MiB boundary after it.
 KADDR=0x50000000
 IADDR=$(printf '0x%x' $(( (KADDR + $(stat -c %s "$K72/Image") + 0xffffff) & ~0xffffff )))
-boot_with xen -M virt,virtualization=on,gic-version=3 "${MACHINE[@]}" -kernel "$XEN" \
-    -append "console=dtuart dtuart=serial0 dom0_mem=512M loglvl=all guest_loglvl=all" \
-    -device "guest-loader,addr=$KADDR,kernel=$K72/Image,bootargs=console=hvc0 panic=-1 quiet rdinit=/init spmem=${spmem_arg//,/,,} spmem-pat=$ROFF:$WOFF:$PLEN spmem-mods=" \
-    -device "guest-loader,addr=$IADDR,initrd=$OUT/initrd-72.cpio.gz"
-if grep -q '^(XEN) Xen version 4' "$tmp/out-xen" && grep -q '^(XEN) Hardware Dom0 halted' "$tmp/out-xen"; then
-    ok "xen: $(sed -n 's/^(XEN) \(Xen version [^ ]*\).*/\1/p' "$tmp/out-xen" | head -1) booted our kernel as dom0, which halted it"
-else
-    bad "xen: no Xen version line or no dom0 halt: $(grep -E '^\(XEN\) (Xen version|Hardware Dom0)' "$tmp/out-xen" | tr '\n' ';')"
-fi
-DAX_NODE=-1 check_sp xen nouefi
-for d in "${DEVS[@]}"; do
-    want="/reserved-memory/sp-mem@${ADDR[$d]#0x}: numa-node-id ${NODE[$d]} is not a known node"
-    if grep -qF -- "$want" "$tmp/out-xen"; then
-        ok "xen $d: dom0's kernel says why the dax device has no node: $want"
+for xv in 4.17 4.20; do
+    label=xen${xv/./}
+    # 4.17 from bookworm, 4.20 from trixie (the private apt state).
+    if guest_unpack "xen-hypervisor-$xv-arm64" "$OUT/xen-$xv" &&
+       XEN=$(compgen -G "$OUT/xen-$xv/boot/xen-*-arm64" | head -1) && [ -f "$XEN" ]; then
+        ok "$label: Xen ${XEN#"$TOP"/} (xen-hypervisor-$xv-arm64)"
     else
-        bad "xen $d: no kernel line '$want'"
+        bad "$label: fetch and unpack xen-hypervisor-$xv-arm64:arm64"
+        continue
+    fi
+    boot_with "$label" -M virt,virtualization=on,gic-version=3 "${MACHINE[@]}" -kernel "$XEN" \
+        -append "console=dtuart dtuart=serial0 dom0_mem=512M loglvl=all guest_loglvl=all" \
+        -device "guest-loader,addr=$KADDR,kernel=$K72/Image,bootargs=console=hvc0 panic=-1 quiet rdinit=/init spmem=${spmem_arg//,/,,} spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=s1 spmem-mods=" \
+        -device "guest-loader,addr=$IADDR,initrd=$OUT/initrd-72.cpio.gz"
+    if grep -q "^(XEN) Xen version $xv" "$tmp/out-$label" &&
+       grep -q '^(XEN) Hardware Dom0 halted' "$tmp/out-$label"; then
+        ok "$label: $(sed -n 's/^(XEN) \(Xen version [^ ]*\).*/\1/p' "$tmp/out-$label" | head -1) booted our kernel as dom0, which halted it"
+    else
+        bad "$label: no Xen $xv version line or no dom0 halt: $(grep -E '^\(XEN\) (Xen version|Hardware Dom0)' "$tmp/out-$label" | tr '\n' ';')"
+    fi
+    DAX_NODE=-1 check_sp "$label" nouefi
+    for d in "${DEVS[@]}"; do
+        # Why the dax device has no node.
+        check_said "$label" "$d" "/reserved-memory/sp-mem@${ADDR[$d]#0x}: numa-node-id ${NODE[$d]} is not a known node"
+    done
+    if ! grep -qx 'spmem-daxctl-rc s1 0' "$tmp/out-$label" &&
+       grep -q '^spmem-daxctl-rc s1 ' "$tmp/out-$label" &&
+       grep -q '^spmem-dmesg .*kmem .*rejecting DAX region with invalid node: -1' "$tmp/out-$label"; then
+        ok "$label s1: kmem refuses to hot-add a range without a node: $(grep -m1 'rejecting DAX region' "$tmp/out-$label" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //')"
+    else
+        bad "$label s1: want daxctl refused by kmem (invalid node -1): $(grep -E '^spmem-daxctl|rejecting' "$tmp/out-$label" | tr '\n' ';')"
     fi
 done
 
@@ -291,11 +303,7 @@ check_exit "$tmp/out-baddt"
 boot_summary baddt
 check_sp baddt nodax nouefi
 for d in "${DEVS[@]}"; do
-    if grep -qF -- "${WARN[$d]}" "$tmp/out-baddt"; then
-        ok "baddt $d: the kernel says: ${WARN[$d]}"
-    else
-        bad "baddt $d: no kernel line '${WARN[$d]}'; reserved mem lines: $(grep 'reserved mem' "$tmp/out-baddt" | tr '\n' ';')"
-    fi
+    check_said baddt "$d" "${WARN[$d]}"
 done
 
 finish
