@@ -39,18 +39,7 @@ GIT=(git -C "$base" -c user.name="${GIT_AUTHOR_NAME:-$(git -C "$TOP" config user
      -c user.email="${GIT_AUTHOR_EMAIL:-$(git -C "$TOP" config user.email)}")
 
 fetch_source linux-export linux "$LINUX_ORIG:$LINUX_ORIG_SHA256"
-if [ ! -f "$base/.git/sp-mem-base" ]; then
-    echo "linux-export: making the git tree $base (once)"
-    rm -rf "$base" && mkdir -p "$base"
-    tar -xf "$SRC_CACHE/$LINUX_ORIG" -C "$base" --strip-components=1
-    "${GIT[@]}" init -q
-    "${GIT[@]}" add -A
-    "${GIT[@]}" commit -q -m "Linux $LINUX_VERSION"
-    "${GIT[@]}" rev-parse HEAD > "$base/.git/sp-mem-base"
-fi
-"${GIT[@]}" am --abort >/dev/null 2>&1 || true
-"${GIT[@]}" checkout -q -f -B sp-mem "$(cat "$base/.git/sp-mem-base")"
-"${GIT[@]}" clean -q -fdx
+series_tree linux-export "$base" "$SRC_CACHE/$LINUX_ORIG" "Linux $LINUX_VERSION" "" "${GIT[@]}"
 for p in "${series[@]}"; do
     "${GIT[@]}" am -q "$HERE/$p" || { echo "linux-export: $p does not apply" >&2; exit 1; }
 done
@@ -115,14 +104,5 @@ if [ $walk = 1 ]; then
     built=", every patch builds"
 fi
 
-rm -rf "$outdir" && mkdir -p "$outdir"
-"${GIT[@]}" format-patch -q --cover-letter -o "$(cd "$outdir" && pwd)" "-$n"
-python3 - "$outdir/0000-cover-letter.patch" "$HERE/cover-letter" <<'EOF'
-import sys
-path, cover = sys.argv[1], open(sys.argv[2]).read().split("\n", 1)
-text = open(path).read()
-text = text.replace("*** SUBJECT HERE ***", cover[0].strip())
-text = text.replace("*** BLURB HERE ***", cover[1].strip())
-open(path, "w").write(text)
-EOF
+format_series "$outdir" "$n" "$HERE/cover-letter" "${GIT[@]}"
 echo "linux-export: $n patches in ${outdir#"$TOP"/}, checkpatch --strict clean$built"

@@ -44,7 +44,7 @@ build_lock() {
     mkdir -p "$CACHE"
     exec 8>"$CACHE/build.lock"
     if ! flock -n 8; then
-        echo "$(basename "$0"): waiting for another QEMU build to finish"
+        echo "$(basename "$(dirname "$0")")/$(basename "$0"): waiting for another build to finish ($CACHE/build.lock)"
         flock 8
     fi
     export SPMEM_BUILD_LOCKED=1
@@ -230,4 +230,47 @@ guest_unpack() {
     f=$(guest_deb "$pkg") || return 1
     rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$f" "$dir" &&
         echo "$pkg" > "$dir/.pkg"
+}
+
+# format_series OUTDIR N COVER GIT...: "git format-patch" of the last N
+# commits with a cover letter into OUTDIR (emptied first), the cover
+# letter's subject and blurb taken from the file COVER (first line:
+# subject; the rest: blurb).  GIT is the git command line of the tree
+# (git -C DIR ...).  For the export.sh of each upstream series.
+format_series() {
+    local outdir=$1 n=$2 cover=$3
+    shift 3
+    rm -rf "$outdir" && mkdir -p "$outdir"
+    "$@" format-patch -q --cover-letter -o "$(cd "$outdir" && pwd)" "-$n" || return 1
+    python3 - "$outdir/0000-cover-letter.patch" "$cover" <<'PYEOF'
+import sys
+path, cover = sys.argv[1], open(sys.argv[2]).read().split("\n", 1)
+text = open(path).read()
+text = text.replace("*** SUBJECT HERE ***", cover[0].strip())
+text = text.replace("*** BLURB HERE ***", cover[1].strip())
+open(path, "w").write(text)
+PYEOF
+}
+
+# series_tree WHO BASE TARBALL MESSAGE EXCLUDE GIT...: the git tree BASE
+# of an upstream TARBALL, made once (one commit MESSAGE; EXCLUDE, unless
+# empty, a path kept out of git), checked out clean on a branch sp-mem
+# reset to that commit, for "git am" of a series.  GIT is the git
+# command line of the tree (git -C BASE ...).  For the export.sh of each
+# upstream series.
+series_tree() {
+    local who=$1 base=$2 tarball=$3 msg=$4 exclude=$5
+    shift 5
+    if [ ! -f "$base/.git/sp-mem-base" ]; then
+        echo "$who: making the git tree $base (once)"
+        rm -rf "$base" && mkdir -p "$base"
+        tar -xf "$tarball" -C "$base" --strip-components=1 --no-same-owner &&
+            "$@" init -q || return 1
+        [ -z "$exclude" ] || echo "$exclude" >> "$base/.git/info/exclude"
+        "$@" add -A && "$@" commit -q -m "$msg" &&
+            "$@" rev-parse HEAD > "$base/.git/sp-mem-base" || return 1
+    fi
+    "$@" am --abort >/dev/null 2>&1 || true
+    "$@" checkout -q -f -B sp-mem "$(cat "$base/.git/sp-mem-base")" &&
+        "$@" clean -q -fd
 }
