@@ -27,7 +27,12 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       # depmod (kmod) for the index of its built-in drivers
       flex bison bc kmod
       # scripts/docs.sh: QEMU's manuals (Sphinx >= 3.4.3, rtd theme >= 0.5)
-      python3-sphinx python3-sphinx-rtd-theme)
+      python3-sphinx python3-sphinx-rtd-theme
+      # libvirt/build.sh: libvirt's QEMU driver, virtqemud, virsh and unit
+      # tests (json-c for QMP, XDR from libtirpc, GnuTLS, netlink for its
+      # Linux network helpers, xsltproc, xmllint and rst2html at build time)
+      libjson-c-dev libtirpc-dev libgnutls28-dev libxml2-dev libxml2-utils
+      xsltproc python3-docutils libnl-3-dev libnl-route-3-dev)
 MESON_MIN=1.5
 
 SUDO=
