@@ -65,6 +65,14 @@ echo
 # boot path: Soft Reserved, dax devices on their nodes, daxctl.
 bash "$TOP/scripts/guest-linux-sp.sh" | tee -a "$summary" || rc=1
 echo
+# Our libvirt series (libvirt/, built by libvirt/build.sh, cached):
+# libvirt's own unit tests of what it touches, then a domain with two
+# sp-mem devices through our virtqemud (private session daemons),
+# hotplug refused, live migration to a second virtqemud.
+bash "$TOP/libvirt/build.sh" --test | tee -a "$summary" || rc=1
+echo
+bash "$TOP/scripts/guest-libvirt.sh" | tee -a "$summary" || rc=1
+echo
 # QEMU's manuals with the sp-mem page, Sphinx with -W (log in test-logs/).
 bash "$TOP/scripts/docs.sh" > "$BUILD/test-logs/docs.log" 2>&1
 docs_rc=$?
@@ -78,7 +86,7 @@ fi
 
 echo
 echo "check: finished in $(( $(date +%s) - start ))s"
-awk '/^(qtest|dt|acpi|migration|docs|guest-[a-z0-9-]+): [0-9]+ passed, [0-9]+ failed/ {
+awk '/^(qtest|dt|acpi|migration|docs|libvirt-unit|guest-[a-z0-9-]+): [0-9]+ passed, [0-9]+ failed/ {
          p += $2; f += $4; if ($6 != "") s += $6
      }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$summary"
