@@ -16,12 +16,32 @@ bash "$TOP/scripts/build.sh" "${targets[@]}" || exit 1
 bash "$TOP/scripts/build-pristine.sh" tests/qtest/bios-tables-test || exit 1
 echo "check: builds done in $(( $(date +%s) - start ))s"
 
+# The guests' builds (our EDK2, the two kernels, libvirt) start now in
+# the background at the lowest priority, in the order the tests below
+# need them: until the firmware and kernel tests come, the tests use
+# about one of the two cores, and a cold cache needs half an hour of
+# these builds. Each test script still calls its build script, which
+# waits for the other one's lock and then finds the result in the cache
+# (or builds it, if the background build failed: its log tells why).
+mkdir -p "$BUILD/test-logs"
+prebuild_log=$BUILD/test-logs/prebuild.log
+(
+    t0=$(date +%s)
+    for b in "edk2/build.sh" "linux/build.sh 6.1" "linux/build.sh 7.2" "libvirt/build.sh"; do
+        t=$(date +%s)
+        # shellcheck disable=SC2086   # the script and its argument
+        nice -n 19 bash "$TOP"/$b || echo "check: background $b failed"
+        echo "check: background $b: $(( $(date +%s) - t ))s"
+    done
+    echo "check: background builds finished after $(( $(date +%s) - t0 ))s"
+) > "$prebuild_log" 2>&1 &
+prebuild_pid=$!
+
 for b in "$BUILD" "$PRISTINE_BUILD"; do
     link_firmware "$b"
 done
 mapfile -t specs < <(qtest_specs "${targets[@]}")
 
-mkdir -p "$BUILD/test-logs"
 summary=$BUILD/test-logs/summary.txt
 rc=0
 bash "$TOP/scripts/run-qtests.sh" "${specs[@]}" | tee "$summary" || rc=1
@@ -84,6 +104,8 @@ else
     rc=1
 fi
 
+wait "$prebuild_pid"
+grep '^check: background' "$prebuild_log"
 echo
 echo "check: finished in $(( $(date +%s) - start ))s"
 awk '/^(qtest|dt|acpi|migration|docs|libvirt-unit|guest-[a-z0-9-]+): [0-9]+ passed, [0-9]+ failed/ {
