@@ -99,9 +99,13 @@ run_unit_tests() {
     return $rc
 }
 
-if [ "$(cat "$inst/.sp-mem-key" 2>/dev/null)" = "$key" ] &&
-   [ -x "$inst/sbin/virtqemud" ] &&
-   [ "$(cat "$obj/.sp-mem-built" 2>/dev/null)" = "$key" ]; then
+# cached: the install and the build directory are of this KEY
+cached() {
+    [ "$(cat "$inst/.sp-mem-key" 2>/dev/null)" = "$key" ] &&
+    [ -x "$inst/sbin/virtqemud" ] &&
+    [ "$(cat "$obj/.sp-mem-built" 2>/dev/null)" = "$key" ]
+}
+if cached; then
     link_outputs
     [ $TEST = 0 ] || run_unit_tests
     exit
@@ -112,6 +116,13 @@ fetch_source "$WHO" libvirt "$LIBVIRT_ORIG:$LIBVIRT_ORIG_SHA256"
 mkdir -p "$LV_CACHE"
 
 build_lock
+# Another run (the test command's background build) may have built it
+# while we waited.
+if cached; then
+    link_outputs
+    [ $TEST = 0 ] || run_unit_tests
+    exit
+fi
 t_all=$(date +%s)
 
 # --- unpack and patch (once per tarball and series) ---------------------------
