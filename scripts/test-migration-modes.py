@@ -81,20 +81,10 @@ CPR = ("cpr-transfer", "cpr-exec", "cpr-reboot")
 # Modes whose sp-mem backends are the same files/memfds on both sides.
 IN_PLACE = ("ignore-shared", "cpr-transfer", "cpr-exec", "cpr-reboot")
 
-passed = failed = 0
 bytes_compared = 0
-
-
-def ok(msg):
-    global passed
-    passed += 1
-    print("ok   " + msg, flush=True)
-
-
-def bad(msg):
-    global failed
-    failed += 1
-    print("FAIL " + msg, flush=True)
+# The pass/fail counters (tm.passed, tm.failed) and how a check is
+# reported are test-migration.py's.
+ok, bad = tm.ok, tm.bad
 
 
 def check(cond, good, fail):
@@ -988,7 +978,7 @@ def main():
     if not os.access(QEMU, os.X_OK) or not os.path.isfile(GUEST):
         bad("need %s (scripts/build.sh) and %s (scripts/guest-baremetal.sh)"
             % (QEMU, GUEST))
-        print("migration: %d passed, %d failed" % (passed, failed))
+        print("migration: %d passed, %d failed" % (tm.passed, tm.failed))
         return 1
     t0 = time.time()
     for mode in modes:
@@ -1004,8 +994,8 @@ def main():
         print("%s: %.1fs" % (mode, time.time() - t), flush=True)
     print("bytes compared between source and destination: %d (%.1f MiB), in %.1fs"
           % (bytes_compared, bytes_compared / MiB, time.time() - t0))
-    print("migration: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("migration: %d passed, %d failed" % (tm.passed, tm.failed))
+    return 1 if tm.failed else 0
 
 
 if __name__ == "__main__":
