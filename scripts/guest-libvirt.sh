@@ -230,6 +230,21 @@ want_devices() {
     done | sort
 }
 
+# check_live_xml XML DEV SUFFIX TAG: the live XML has device DEV on its
+# backend file (DEV SUFFIX.img), size, node and expected address.
+check_live_xml() {
+    local d=$2 want got
+    want="path=$FILES/$d$3.img size=$((MIB[$d] << 20)) node=${NODE[$d]} base=${ADDR[$d]}"
+    # (Not "lv ... | grep -q": grep's early exit would make the pipeline
+    # fail under pipefail.)
+    got=$(lv spmem-xml "$1")
+    if grep -q "^$want " <<< "$got"; then
+        ok "$4: $d ($d$3.img) at <address base='${ADDR[$d]}'/> on node ${NODE[$d]}"
+    else
+        bad "$4: no sp-mem '$want': $(paste -sd';' <<< "$got")"
+    fi
+}
+
 # spmem_xml PATH SIZE_MIB NODE ADDR|-
 spmem_xml() {
     local addr=
@@ -415,12 +430,7 @@ awk '/^-/ && l {print l; l = ""} {l = l (l ? " " : "") $0} END {print l}' "$W/cm
     sed 's/^/    /'
 if [ "$MODE" = native ]; then
     for d in "${DEVS[@]}"; do
-        want="path=$FILES/$d.img size=$((MIB[$d] << 20)) node=${NODE[$d]} base=${ADDR[$d]}"
-        if lv spmem-xml "$W/live.xml" | grep -q "^$want "; then
-            ok "dumpxml: $d at <address base='${ADDR[$d]}'/> on node ${NODE[$d]}"
-        else
-            bad "dumpxml: no sp-mem '$want': $(lv spmem-xml "$W/live.xml" | paste -sd';')"
-        fi
+        check_live_xml "$W/live.xml" "$d" "" dumpxml
         a=
         [ "${XADDR[$d]}" = - ] || a=$((XADDR[$d]))
         # shellcheck disable=SC2086
@@ -503,12 +513,7 @@ fi
 vsh dst dumpxml "$DOM" > "$W/live-dst.xml" 2>&1
 if [ "$MODE" = native ]; then
     for d in "${DEVS[@]}"; do
-        want="path=$FILES/$d-dst.img size=$((MIB[$d] << 20)) node=${NODE[$d]} base=${ADDR[$d]}"
-        if lv spmem-xml "$W/live-dst.xml" | grep -q "^$want "; then
-            ok "dst dumpxml: $d on its own file at <address base='${ADDR[$d]}'/>"
-        else
-            bad "dst dumpxml: no sp-mem '$want': $(lv spmem-xml "$W/live-dst.xml" | paste -sd';')"
-        fi
+        check_live_xml "$W/live-dst.xml" "$d" -dst "dst dumpxml"
     done
 fi
 got=$(memory_devices dst)
