@@ -97,13 +97,17 @@ def machine_args(kind, ndev, size, backend="ram", prealloc=False, fw=True,
 class Machine:
     """One QEMU process: QMP through a socket we listen on, serial on stdout."""
 
-    def __init__(self, args, name="vm", prefix=(), serial=True):
+    def _listen(self, name):
+        """The QMP socket NAME's QEMU connects to (server=off)."""
         self.sock_path = os.path.join(WORK, "%s-%d.qmp" % (name, os.getpid()))
         if os.path.exists(self.sock_path):
             os.unlink(self.sock_path)
         self.lsock = socket.socket(socket.AF_UNIX)
         self.lsock.bind(self.sock_path)
         self.lsock.listen(1)
+
+    def __init__(self, args, name="vm", prefix=(), serial=True):
+        self._listen(name)
         self.err_path = os.path.join(WORK, name + ".stderr")
         cmd = list(prefix) + [ARGS.qemu] + list(args) + [
             "-chardev", "socket,id=qmp0,path=%s,server=off" % self.sock_path,
@@ -594,12 +598,7 @@ class Listener(Machine):
     which is the old process after exec)."""
 
     def __init__(self, proc, name, old):
-        self.sock_path = os.path.join(WORK, "%s-%d.qmp" % (name, os.getpid()))
-        if os.path.exists(self.sock_path):
-            os.unlink(self.sock_path)
-        self.lsock = socket.socket(socket.AF_UNIX)
-        self.lsock.bind(self.sock_path)
-        self.lsock.listen(1)
+        self._listen(name)
         self.err_path = old.err_path
         self.proc = proc
         self.conn = None
