@@ -28,7 +28,7 @@
 # DIR/machine.txt, DIR/summary.md (medians, spread, ratios, targets).
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
-. "$BENCH/../scripts/common.sh"
+. "$BENCH/../lib/common.sh"
 
 QUICK=0 ONLY= RESULTS= DOC=0 REPORT= MODES= REPS=
 while [ $# -gt 0 ]; do
@@ -67,12 +67,9 @@ echo "bench/run.sh: $ONLY -> $RESULTS (quick=$QUICK)"
 
 # --- what the benchmarks need ----------------------------------------------
 [ -x "$QEMU" ] || bash "$TOP/scripts/build.sh"
-GUEST_BUILD=$BUILD/guest LIBFDT_DIR=$BUILD/guest/libfdt
 OUT=$BUILD/bench
-mkdir -p "$OUT" "$GUEST_BUILD"
-bash "$TOP/scripts/deps.sh" >/dev/null
-guest_unpack libfdt-dev "$LIBFDT_DIR"
-make -s -C "$TOP/guest/baremetal" O="$GUEST_BUILD" LIBFDT="$LIBFDT_DIR"
+mkdir -p "$OUT"
+bash "$TOP/scripts/build-guest.sh" >/dev/null || exit 1
 # A snapshot of the emulator: a rebuild of build/ during the run must not
 # change (or remove) the binary under the benchmarks.
 cp "$QEMU" "$OUT/qemu-system-aarch64.new" && mv "$OUT/qemu-system-aarch64.new" "$OUT/qemu-system-aarch64"
@@ -119,7 +116,7 @@ for b in $ONLY; do
     else
         python3 "$BENCH/bench.py" "${quick[@]}" --out "$RESULTS/raw.jsonl" \
             --qemu "$BQEMU" --fw "$OUT/firstbyte.bin" \
-            --guest "$GUEST_BUILD/sp-mem-guest.elf" "$b"
+            --guest "$BUILD/guest/sp-mem-guest.elf" "$b"
     fi
 done
 echo "load at end: $(cat /proc/loadavg)" >> "$RESULTS/machine.txt"

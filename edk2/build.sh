@@ -33,8 +33,8 @@
 #  - Own lock ($CACHE/edk2.lock), not QEMU's build lock: EDK2 builds do
 #    not touch qemu-src/, but two guest scripts may ask at the same time.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-. "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
 
 EDK2_VERSION=2025.02-8+deb13u1
 EDK2_ORIG=edk2_2025.02.orig.tar.xz

@@ -35,8 +35,8 @@
 #    compiling run under the build lock (2 cores, one big build at a
 #    time).
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-. "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
 HERE=$TOP/libvirt
 # shellcheck source=libvirt/pins.sh
 . "$HERE/pins.sh"

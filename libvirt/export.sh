@@ -24,8 +24,8 @@
 # libvirt/build.sh; meson turns the syntax-check suite on because the
 # source is a git tree.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-. "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
 HERE=$TOP/libvirt
 # shellcheck source=libvirt/pins.sh
 . "$HERE/pins.sh"

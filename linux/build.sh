@@ -45,8 +45,8 @@
 #  - Unpack and compile run under the build lock of common.sh
 #    (build_lock): 2 cores, one big build at a time.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-. "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
 HERE=$TOP/linux
 
 # shellcheck source=linux/pins.sh

@@ -22,8 +22,8 @@
 # series touches); branch sp-mem is reset to it on each run.  The walk
 # builds out of tree in $CACHE/linux/walk-obj under the build lock.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-. "$(dirname "$0")/../scripts/common.sh"
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
 HERE=$TOP/linux
 # shellcheck source=linux/pins.sh
 . "$HERE/pins.sh"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the unpatched emulator (same source, same configuration, no patch
-# series, none of our files) into build-pristine/, for the tests that
+# series, none of our files) into pristine/build/, for the tests that
 # compare machines without sp-mem against upstream byte for byte.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../lib/common.sh"
 build_lock
 
 bash "$TOP/scripts/prepare.sh"   # makes sure qemu-src/ has the pristine tag
@@ -17,3 +17,4 @@ if [ "$(cat "$PRISTINE_SRC/.sp-mem-pristine" 2>/dev/null)" != "$QEMU_DEB_VERSION
 fi
 configure_qemu "$PRISTINE_SRC" "$PRISTINE_BUILD"
 ninja -C "$PRISTINE_BUILD" qemu-system-aarch64 "$@"
+link_firmware "$PRISTINE_BUILD"

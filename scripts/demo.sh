@@ -3,7 +3,7 @@
 # nodes, what the monitor reports, what the guest reads at the device's
 # address, and the device-tree nodes a DT-booted guest receives.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../lib/common.sh"
 
 bash "$TOP/scripts/build.sh"
 

@@ -46,7 +46,7 @@ meson_ok() {
 
 # The archive URI comes from the machine's own Debian source list, so that
 # whatever mirror the machine is set up for is used (common.sh).
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../lib/common.sh"
 
 LIST=/etc/apt/sources.list.d/sp-mem-arm.sources
 # Only bookworm's own backports, for meson: source packages (QEMU's is

@@ -3,7 +3,7 @@
 # series + our files".  Only files whose content changes are rewritten, so
 # the next build is incremental.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../lib/common.sh"
 build_lock
 
 PATCHES=$TOP/patches
