@@ -10,9 +10,10 @@ and print one line per scenario and the total.
                                      and needs
 
 A scenario is a folder scenarios/NAME/ with a declaration, `scenario`
-(what it needs, its tier, its timeout, how to run it), its runner and
-its guest payload.  Its runner prints "NAME: N passed, N failed[, N
-skipped]" last.  A scenario that exits non-zero, prints no such line or
+(what it needs, its tier, its timeout, how to run it, how many checks
+it makes), its runner and its guest payload.  Its runner prints "NAME:
+N passed, N failed[, N skipped]" last.  A scenario that exits non-zero,
+prints no such line, makes another number of checks than declared or
 outlives its timeout is counted as failed, whatever it printed.
 
 What the scenarios need is built first: QEMU (and the qtests, and the
@@ -36,7 +37,9 @@ import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCENARIOS = os.path.join(TOP, "scenarios")
+# SPMEM_SCENARIOS: another folder of scenarios (the harness scenario
+# runs this script on scenarios it makes up, to test it).
+SCENARIOS = os.environ.get("SPMEM_SCENARIOS", os.path.join(TOP, "scenarios"))
 BUILD = os.environ.get("SPMEM_BUILD", os.path.join(TOP, "build"))
 LOGS = os.path.join(BUILD, "test-logs")
 
@@ -91,6 +94,7 @@ class Scenario:
             self.needs = decl.pop("needs", "").split()
             self.debs = decl.pop("debs", "").split()
             self.args = decl.pop("args", "")
+            self.checks = int(decl.pop("checks", "0"))
             self.about = decl.pop("about", "")
         except (KeyError, ValueError) as e:
             sys.exit("scenarios/%s/scenario: missing or bad %s" % (name, e))
@@ -244,6 +248,11 @@ def run(sc, builds):
         problems.append("no '%s: N passed, N failed' line" % sc.name)
     elif sc.passed + sc.failed == 0:
         problems.append("no check ran")
+    elif sc.checks and sc.passed + sc.failed + sc.skipped != sc.checks:
+        # The declaration's count of checks is the expected output: a
+        # runner that silently made fewer (or more) checks is not green.
+        problems.append("%d checks counted, the declaration expects %d"
+                        % (sc.passed + sc.failed + sc.skipped, sc.checks))
     if problems and sc.failed == 0:
         sc.failed = 1           # the total must not say 0 failed
     if problems:
@@ -260,9 +269,9 @@ def table(selected, builds, total_s, full):
     for sc in selected:
         rows.append("%-16s %-5s %7d %6d %7d %6ds  %s" % (sc.name, sc.tier, sc.passed, sc.failed,
                                                         sc.skipped, sc.seconds, sc.verdict))
-    rows.append("builds: " + ", ".join("%s %ds%s" % (n, builds.seconds.get(n, 0),
-                                                     "" if builds.ok.get(n) else " FAILED")
-                                       for n in builds.needs))
+    rows.append("builds: " + (", ".join("%s %ds%s" % (n, builds.seconds.get(n, 0),
+                                                      "" if builds.ok.get(n) else " FAILED")
+                                        for n in builds.needs) or "none"))
     if full:
         rows.append("budget: this run %ds; targets on 2 cores: %ds cold, %ds warm, "
                     "quick tier %ds warm; CI stops at %ds"
