@@ -11,7 +11,7 @@
 # bin/virsh, sbin/virtqemud, the QEMU driver module) and
 # build/libvirt-obj (a link to the meson build directory, for the unit
 # tests).  Nothing is installed into the machine: the prefix is the
-# cache directory, and scripts/guest-libvirt.sh runs the daemon in
+# cache directory, and the libvirt scenario runs the daemon in
 # session mode with its own directories.
 #
 # Choices:

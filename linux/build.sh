@@ -3,10 +3,10 @@
 #
 #   linux/build.sh 7.2   upstream 7.2.8 with our series (linux/series):
 #                        the kernel every Linux boot path of
-#                        scripts/guest-linux-sp.sh runs
+#                        the linux-sp scenario runs
 #   linux/build.sh 6.1   upstream 6.1.176 without patches, the dax core
 #                        built in: the hmat61dax boot of
-#                        scripts/guest-uefi-sp.sh (Debian's 6.1 kernels
+#                        the uefi-sp scenario (Debian's 6.1 kernels
 #                        have DAX=m, which turns DEV_DAX_HMEM_DEVICES off)
 #
 # configured with linux/config-VERSION on top of allnoconfig.  Leaves

@@ -2,7 +2,7 @@
 # Install what building and testing the patched emulator needs, from
 # Debian's archive only.  ipxe-qemu, qemu-system-data and seabios provide
 # the option ROMs and boot ROMs that Debian's stripped QEMU source lacks
-# and that upstream qtests load (scripts/check.sh links them in).
+# and that upstream qtests load (scripts/build.sh links them in).
 # qemu-efi-aarch64 is the UEFI firmware bios-tables-test boots (bzip2 makes
 # QEMU's build declare that test), acpica-tools decodes ACPI tables and
 # dt-schema validates device trees against our binding.  The guests are
@@ -19,14 +19,14 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       gcc-aarch64-linux-gnu make u-boot-tools e2fsprogs
       # edk2/build.sh: EDK2's BaseTools (GenFv, GenFw... link libuuid)
       uuid-dev
-      # scripts/guest-uefi-sp.sh: static arm64 helper guest/dax/daxmap.c, and
+      # the uefi-sp and linux-sp scenarios: static arm64 helper lib/guest/dax/daxmap.c, and
       # the kernel modules it unpacks (.ko.xz)
       libc6-dev-arm64-cross xz-utils
       # linux/build.sh: Kconfig's parser (flex, bison) and
       # kernel/time's timeconst.h (bc) for the guests' Linux, and
       # depmod (kmod) for the index of its built-in drivers
       flex bison bc kmod
-      # scripts/docs.sh: QEMU's manuals (Sphinx >= 3.4.3, rtd theme >= 0.5)
+      # the docs scenario: QEMU's manuals (Sphinx >= 3.4.3, rtd theme >= 0.5)
       python3-sphinx python3-sphinx-rtd-theme
       # libvirt/build.sh: libvirt's QEMU driver, virtqemud, virsh and unit
       # tests (json-c for QMP, XDR from libtirpc, GnuTLS, netlink for its

@@ -11,7 +11,7 @@
 #  - Leak detection is off: QEMU frees little at exit by design (upstream
 #    runs its sanitizer CI the same way); ASan errors and every UBSan
 #    "runtime error" count.
-#  - Not in scripts/check.sh: a cold build of this variant takes longer
+#  - Not in the test command (scripts/check.py): a cold build of this variant takes longer
 #    than the rest of the test command's budget on 2 cores.
 set -uo pipefail
 export SPMEM_BUILD=${SPMEM_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build-asan}

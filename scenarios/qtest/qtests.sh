@@ -34,7 +34,7 @@ qtest_targets() {
     done
 }
 
-# qtest_specs TARGET...: the scripts/run-qtests.sh arguments for them.
+# qtest_specs TARGET...: the arguments of run.sh here for them.
 qtest_specs() {
     local t b hmp="test-hmp:-m quick" btt="bios-tables-test:" c
     for b in "${NO_ROM_BOARDS[@]}"; do

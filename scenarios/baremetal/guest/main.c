@@ -32,7 +32,7 @@
  * the host block, with W(addr, gen) = G(addr) + gen for gen = 1, 2, ...
  * and prints each generation as it starts, whatever the checks found
  * (a memory-backend-ram device has no host block).  The migration test
- * (scripts/test-migration.sh) migrates it while it writes.
+ * (the migration scenarios) migrate it while it writes.
  *
  * With "sp-mem-bench" the guest only times a copy loop on an sp-mem range
  * and on ordinary RAM (see bench() below) and powers off.
