@@ -57,7 +57,7 @@ PROVIDERS = {
              "the patched emulator, build/qemu-system-aarch64"),
     "qtests": ("fg", QTESTS,
                "the qtest binaries of scenarios/qtest/qtests.sh"),
-    "pristine": ("fg", "bash scripts/build-pristine.sh",
+    "pristine": ("fg", "bash scripts/build-pristine.sh tests/qtest/bios-tables-test",
                  "the unpatched emulator and bios-tables-test, pristine/build/"),
     "guest": ("bg", "bash scripts/build-guest.sh",
               "the bare-metal guest, build/guest/sp-mem-guest.elf"),
