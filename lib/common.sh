@@ -17,7 +17,7 @@ CACHE=${SPMEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sp-mem-arm}
 SRC_CACHE=$CACHE/src
 
 # The unpacked, patched QEMU tree and the build directory (both ignored);
-# SPMEM_BUILD names another build directory (scripts/sanitize.sh).
+# SPMEM_BUILD names another build directory (tools/sanitize.sh).
 QEMU_SRC=$TOP/qemu-src
 BUILD=${SPMEM_BUILD:-$TOP/build}
 QEMU=$BUILD/qemu-system-aarch64
@@ -122,6 +122,27 @@ finish() {
     fi
     [ "$fail" = 0 ]
     exit
+}
+
+# The device-tree binding of sp-mem, for dt-schema (docs/devicetree/).
+BINDINGS=$TOP/docs/devicetree/bindings
+
+# dt_schema OUT: BINDINGS, with dt-schema's own, processed into the schema
+# file OUT (dt-mk-schema -j) that dt-validate reads; dt-mk-schema's
+# messages go to OUT.log.  On failure, one "bad" with them.
+dt_schema() {
+    dt-mk-schema -j -o "$1" "$BINDINGS" > "$1.log" 2>&1 && return 0
+    bad "dt-mk-schema: $(cat "$1.log")"
+    return 1
+}
+
+# dt_matched SCHEMA DTB: how many /reserved-memory/sp-mem@ nodes of DTB
+# dt-validate matched on our binding (reserved-memory/qemu,sp-mem.yaml)
+# with the schema file SCHEMA; -M prints the schema each node matched.
+dt_matched() {
+    dt-validate -M -s "$1" "$2" 2>&1 |
+        grep -A1 '/reserved-memory/sp-mem@.*: matched on schema' |
+        grep -c 'reserved-memory/qemu,sp-mem.yaml#'
 }
 
 # debian_uri: the Debian archive the machine's own apt configuration

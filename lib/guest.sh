@@ -1,21 +1,57 @@
-# Shared by the Linux guest scenarios (guest-linux-dt.sh, guest-uboot.sh,
-# guest-uefi-acpi.sh).  Sourced after common.sh; the sourcing script
-# defines OUT (its build directory) and TEST_NAME.
+# The guest-boot library of the Linux guest scenarios (linux-dt, uboot,
+# uefi-acpi, uefi-sp, xen, xen-dom0less, linux-sp; baremetal takes its
+# devices and backends from here too): the sp-mem devices and their
+# backends, the guest kernel, busybox and initramfs, the machine, the
+# boot and its checks; then the dax checks, U-Boot and Xen.  Sourced
+# after common.sh; the sourcing script defines OUT (its build directory).
 # shellcheck shell=bash
 
-# The machine: two sp-mem devices on file backends, on NUMA nodes 1 and 2,
-# placed by QEMU one after the other from 0x80000000 (1 GiB of RAM).
-DEVS=(s0 s1)
-declare -A SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
-declare -A ADDR=([s0]=0x80000000 [s1]=0x84000000)
-declare -A BYTES=([s0]=0x4000000 [s1]=0x2000000)
-# The host writes host_word at HOST_OFF of each backend before boot; the
-# guest reads it through /dev/mem and writes guest_word at GUEST_OFF.
-HOST_OFF=0x1000 GUEST_OFF=0x2000
+# --- the devices ---------------------------------------------------------------
+# spmem_layout NAME: the machine's sp-mem devices: DEVS, and for each
+# device SIZE (its backend's size), NODE, ADDR (its guest-physical base)
+# and BYTES (its size in bytes); PLACE says who places them: "qemu" (ADDR
+# is where QEMU must put them, which the checks verify) or "addr" (each
+# device gets addr=ADDR).
+#   words  64 MiB on node 1 and 32 MiB on node 2, placed by QEMU one after
+#          the other from 0x80000000: the device-memory region starts
+#          there, above the 1 GiB of RAM, and devices are placed in order.
+#   dax    256 MiB on node 1 at 0x80000000 and 128 MiB on node 2 at
+#          0xa0000000, for daxctl (uefi-sp, linux-sp): arm64 hot-adds
+#          memory in 128 MiB blocks and kmem onlines whole blocks only, so
+#          whole blocks, at 128 MiB-aligned addresses, with a gap (adjacent
+#          EFI_MEMORY_SP descriptors merge in EDK2; uefi-sp's hmat612).
+declare -A SIZE NODE ADDR BYTES
+spmem_layout() {
+    DEVS=(s0 s1)
+    case $1 in
+        words)
+            SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
+            ADDR=([s0]=0x80000000 [s1]=0x84000000)
+            BYTES=([s0]=0x4000000 [s1]=0x2000000)
+            PLACE=qemu ;;
+        dax)
+            SIZE=([s0]=256M [s1]=128M) NODE=([s0]=1 [s1]=2)
+            ADDR=([s0]=0x80000000 [s1]=0xa0000000)
+            BYTES=([s0]=0x10000000 [s1]=0x8000000)
+            PLACE=addr ;;
+        *)
+            echo "spmem_layout: no layout '$1'" >&2
+            return 1 ;;
+    esac
+}
 
+# The words: the host writes host_word at HOST_OFF of each backend before
+# boot; the guest reads it through /dev/mem and writes guest_word at
+# GUEST_OFF.  For device DEV at guest-physical BASE (default: its ADDR)
+# on its node NODE:  H = 0x484f535400000000 ^ BASE ^ NODE ("HOST"),
+#                    G = 0x4c494e5800000000 ^ BASE ^ NODE ("LINX");
+# the guest computes the same (lib/guest/preamble.sh), and the dax
+# boots seed their patterns with them.
+HOST_OFF=0x1000 GUEST_OFF=0x2000
 word() { printf '0x%016x' $(( $1 ^ $2 ^ $3 )); }   # word PREFIX BASE NODE
-host_word()  { word 0x484f535400000000 "${ADDR[$1]}" "${NODE[$1]}"; }
-guest_word() { word 0x4c494e5800000000 "${ADDR[$1]}" "${NODE[$1]}"; }
+host_word()  { word 0x484f535400000000 "${2:-${ADDR[$1]}}" "${NODE[$1]}"; }  # host_word DEV [BASE]
+guest_word() { word 0x4c494e5800000000 "${2:-${ADDR[$1]}}" "${NODE[$1]}"; }  # guest_word DEV [BASE]
+
 # put_word FILE OFFSET VALUE / get_word FILE OFFSET: 64-bit little-endian.
 put_word() {
     python3 -c 'import struct,sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2],0)); f.write(struct.pack("<Q",int(sys.argv[3],0)))' "$@"
@@ -24,9 +60,43 @@ get_word() {
     python3 -c 'import struct,sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2],0)); print("0x%016x" % struct.unpack("<Q",f.read(8)))' "$@"
 }
 
-# kernel_of META: the linux-image-* package the metapackage depends on.
+# spmem_backends DIR [FILL]: a fresh backend file DIR/DEV for each device,
+# of its SIZE, filled by "FILL FILE DEV" (default put_host_word: the host
+# word at HOST_OFF); sets SPMEM_ARGS to the matching -object/-device
+# options, with addr= when the layout's PLACE is "addr".  share=on: what
+# the guest writes reaches the file, where the host checks it after
+# power-off.  Fresh: nothing an earlier boot wrote can pass for this one's.
+put_host_word() { put_word "$1" "$HOST_OFF" "$(host_word "$2")"; }
+spmem_backends() {
+    local dir=$1 fill=${2:-put_host_word} d addr=
+    SPMEM_ARGS=()
+    for d in "${DEVS[@]}"; do
+        rm -f "$dir/$d"
+        truncate -s "${SIZE[$d]}" "$dir/$d"
+        "$fill" "$dir/$d" "$d"
+        [ "$PLACE" = addr ] && addr=,addr=${ADDR[$d]}
+        SPMEM_ARGS+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$dir/$d,share=on"
+                     -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}$addr")
+    done
+}
+
+# spmem_spec_arg: sets specs to ID:BASE:SIZE:NODE of each device and
+# spmem_arg to them comma-separated: the guest's spmem= argument, its
+# view of the devices where it has no device tree to read them from.
+spmem_spec_arg() {
+    local d
+    specs=()
+    for d in "${DEVS[@]}"; do
+        specs+=("$d:${ADDR[$d]}:${BYTES[$d]}:${NODE[$d]}")
+    done
+    spmem_arg=$(IFS=,; echo "${specs[*]}")
+}
+
+# --- kernel, busybox, initramfs --------------------------------------------------
+# kernel_of META [SUITE]: the linux-image-* package the metapackage META
+# depends on (in SUITE, e.g. bookworm-backports, if given).
 kernel_of() {
-    apt-cache depends "$1:arm64" 2>/dev/null |
+    apt-cache ${2:+-t "$2"} depends "$1:arm64" 2>/dev/null |
         awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {sub(/:arm64$/, "", $2); print $2; exit}'
 }
 
@@ -59,12 +129,26 @@ linux_kernel() {
     fi
 }
 
-# linux_initramfs INIT FILE: busybox and the /init script INIT, as a
-# gzipped newc archive FILE (guest/linux/mkinitramfs.py, no cpio needed).
+# linux_busybox: busybox-static:arm64 unpacked into $OUT/busybox.
+linux_busybox() {
+    guest_unpack busybox-static "$OUT/busybox" &&
+        [ -x "$OUT/busybox/bin/busybox" ] && return 0
+    bad "fetch and unpack busybox-static:arm64"
+    finish
+}
+
+# Files beyond busybox, /init and the preamble, as DEST=SRC
+# (lib/guest/mkinitramfs.py): the dax boots' modules and programs.
+INITRAMFS_EXTRA=()
+
+# linux_initramfs INIT FILE: busybox, the /init script INIT, the preamble
+# every /init sources first (lib/guest/preamble.sh, as
+# /lib/spmem/preamble.sh) and the files of INITRAMFS_EXTRA, as a gzipped
+# newc archive FILE (lib/guest/mkinitramfs.py, no cpio needed).
 linux_initramfs() {
-    if python3 "$TOP/lib/guest/mkinitramfs.py" "$2" \
-            "$OUT/busybox/bin/busybox" "$1"; then
-        ok "initramfs with ${1#"$TOP"/} ($(stat -c %s "$2") bytes)"
+    if python3 "$TOP/lib/guest/mkinitramfs.py" "$2" "$OUT/busybox/bin/busybox" "$1" \
+            "lib/spmem/preamble.sh=$TOP/lib/guest/preamble.sh" "${INITRAMFS_EXTRA[@]}"; then
+        ok "initramfs with ${1#"$TOP"/} and the preamble${INITRAMFS_EXTRA[0]+ and ${#INITRAMFS_EXTRA[@]} more files} ($(stat -c %s "$2") bytes)"
     else
         bad "build initramfs"
         finish
@@ -82,34 +166,103 @@ linux_guest() {
     linux_initramfs "$init" "$INITRD"
 }
 
-# check_nodes LOG NODE...: Linux knows the NUMA nodes (/sys/devices/system/node).
-check_nodes() {
-    local log=$1 nodes missing= n
-    shift
-    nodes=$(sed -n 's/^spmem-nodes //p' "$log")
-    for n in "$@"; do
-        grep -qw "$n" <<< "$nodes" || missing+=" $n"
-    done
-    if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$log"; then
-        ok "/sys/devices/system/node has $* ($nodes; online $(sed -n 's/^spmem-node-online //p' "$log"))"
+# --- the machine and the boot ----------------------------------------------------
+# The machine every Linux scenario boots, firmware and kernel aside.
+# cortex-a57: the fastest CPU model for TCG here (no pointer
+# authentication to emulate); -no-reboot turns a panic into an exit.
+# shellcheck disable=SC2054   # commas inside option values
+MACHINE=(-cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
+         -display none -serial stdio -monitor none -no-reboot
+         -object memory-backend-ram,id=ram0,size=1G
+         -numa node,nodeid=0,memdev=ram0,cpus=0-1
+         -numa node,nodeid=1 -numa node,nodeid=2)
+
+# The -numa dist options that give the machine without sp-mem the
+# /distance-map sp-mem brings (the default values), so that its nodes 1
+# and 2 are known to Linux too: each node costs some memory.
+NO_SPMEM_DIST=(-numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=20
+               -numa dist,src=1,dst=2,val=20)
+
+# uefi_pflash VARS: sets UEFI_PFLASH to the two pflash drives of a UEFI
+# boot: the firmware FW_CODE read-only, and VARS, a fresh copy of its
+# variable store FW_VARS (the firmware may write it; every boot starts
+# from the same one).  The scenario sets FW_CODE and FW_VARS.
+uefi_pflash() {
+    cp "$FW_VARS" "$1"
+    UEFI_PFLASH=(-drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on"
+                 -drive "if=pflash,format=raw,unit=1,file=$1")
+}
+
+# edk2_firmware: our EDK2 (edk2/, built and cached by edk2/build.sh): sets
+# FW_CODE and FW_VARS (for uefi_pflash) to its AAVMF_CODE.fd and
+# AAVMF_VARS.fd in $BUILD/firmware.
+edk2_firmware() {
+    local t0
+    FW_CODE=$BUILD/firmware/AAVMF_CODE.fd FW_VARS=$BUILD/firmware/AAVMF_VARS.fd
+    t0=$(date +%s%N)
+    if bash "$TOP/edk2/build.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
+        ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, edk2/build.sh took $(since "$t0")s"
     else
-        bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep -E '^spmem-dmesg .*(NUMA|SRAT: Node)' "$log" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
+        bad "edk2/build.sh"
+        finish
     fi
 }
 
-# linux_busybox: busybox-static:arm64 unpacked into $OUT/busybox.
-linux_busybox() {
-    guest_unpack busybox-static "$OUT/busybox" &&
-        [ -x "$OUT/busybox/bin/busybox" ] && return 0
-    bad "fetch and unpack busybox-static:arm64"
-    finish
+# since T0: seconds since T0 (date +%s%N), two decimals.
+since() { awk -v t="$(( $(date +%s%N) - $1 ))" 'BEGIN {printf "%.2f", t / 1e9}'; }
+
+# boot_guest LOG ARGS...: run QEMU with ARGS under $TIMEOUT; the serial
+# output, without carriage returns and terminal escapes, goes to LOG and
+# $OUT/boot.log (boot0.log for LOG out0); sets rc and secs.  With
+# BOOT_TYPIST set to a function, QEMU's stdin (the serial input) is a FIFO
+# open on fd 3, and "$BOOT_TYPIST PID RAW" runs while QEMU (PID) writes
+# its output to the file RAW.
+boot_guest() {
+    local log=$1 t0 qpid
+    shift
+    t0=$(date +%s%N)
+    if [ -n "${BOOT_TYPIST:-}" ]; then
+        rm -f "$log.in" && mkfifo "$log.in"
+        exec 3<> "$log.in"
+        timeout "$TIMEOUT" "$QEMU" "$@" < "$log.in" > "$log.raw" 2>&1 &
+        qpid=$!
+        "$BOOT_TYPIST" "$qpid" "$log.raw"
+        wait "$qpid"
+        rc=$?
+        exec 3>&-
+    else
+        timeout "$TIMEOUT" "$QEMU" "$@" < /dev/null > "$log.raw" 2>&1
+        rc=$?
+    fi
+    tr -d '\r' < "$log.raw" | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g' > "$log"
+    secs=$(since "$t0")
+    mkdir -p "$OUT"
+    cp "$log" "$OUT/boot${log##*/out}.log"
+    echo "boot took ${secs}s (log: ${OUT#"$TOP"/}/boot${log##*/out}.log)"
 }
 
-# check_dt_nodes OUT: the /reserved-memory nodes as the guest read them
-# from /proc/device-tree (lines "spmem-dt ..." of its output file OUT).
+# check_exit LOG: QEMU stopped by itself after the guest's init finished.
+check_exit() {
+    local log=$1
+    if [ "$rc" = 0 ] && grep -qx 'spmem-done' "$log"; then
+        ok "QEMU exited 0 by itself after the guest finished, in ${secs}s"
+    elif [ "$rc" = 124 ]; then
+        bad "QEMU still running after ${TIMEOUT}s; output:"
+        sed 's/^/    /' "$log"
+    else
+        bad "QEMU exited $rc (guest finished: $(grep -c '^spmem-done' "$log")); output:"
+        sed 's/^/    /' "$log"
+    fi
+}
+
+# --- checks of the word guests ---------------------------------------------------
+# check_dt_nodes OUT [DEV...]: the /reserved-memory nodes of DEV... (default:
+# all devices, and no other) as the guest read them from /proc/device-tree
+# (lines "spmem-dt ..." of its output file OUT).
 check_dt_nodes() {
     local out=$1 d a name reg want
-    for d in "${DEVS[@]}"; do
+    shift
+    for d in "${@:-${DEVS[@]}}"; do
         a=${ADDR[$d]} name=sp-mem@${ADDR[$d]#0x}
         reg=$(printf '%016x%016x' "$a" "${BYTES[$d]}")
         want="spmem-dt $name reg=$reg numa-node-id=${NODE[$d]} no-map=yes compatible=qemu,sp-mem,special-purpose,"
@@ -119,6 +272,7 @@ check_dt_nodes() {
             bad "$d: no line '$want'; got: $(grep "^spmem-dt $name" "$out")"
         fi
     done
+    [ $# = 0 ] || return 0
     if grep -qx "spmem-dt-count ${#DEVS[@]}" "$out"; then
         ok "exactly ${#DEVS[@]} sp-mem nodes under /proc/device-tree/reserved-memory"
     else
@@ -156,21 +310,20 @@ check_data() {
     fi
 }
 
-# The machine every Linux scenario boots, firmware and kernel aside.
-# cortex-a57: the fastest CPU model for TCG here (no pointer
-# authentication to emulate); -no-reboot turns a panic into an exit.
-# shellcheck disable=SC2054   # commas inside option values
-MACHINE=(-cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
-         -display none -serial stdio -monitor none -no-reboot
-         -object memory-backend-ram,id=ram0,size=1G
-         -numa node,nodeid=0,memdev=ram0,cpus=0-1
-         -numa node,nodeid=1 -numa node,nodeid=2)
-
-# The -numa dist options that give the machine without sp-mem the
-# /distance-map sp-mem brings (the default values), so that its nodes 1
-# and 2 are known to Linux too: each node costs some memory.
-NO_SPMEM_DIST=(-numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=20
-               -numa dist,src=1,dst=2,val=20)
+# check_nodes LOG NODE...: Linux knows the NUMA nodes (/sys/devices/system/node).
+check_nodes() {
+    local log=$1 nodes missing= n
+    shift
+    nodes=$(sed -n 's/^spmem-nodes //p' "$log")
+    for n in "$@"; do
+        grep -qw "$n" <<< "$nodes" || missing+=" $n"
+    done
+    if [ -z "$missing" ] && grep -q '^spmem-nodes ' "$log"; then
+        ok "/sys/devices/system/node has $* ($nodes; online $(sed -n 's/^spmem-node-online //p' "$log"))"
+    else
+        bad "/sys/devices/system/node lacks$missing: '$nodes'; NUMA lines: $(grep -E '^spmem-dmesg .*(NUMA|SRAT: Node)' "$log" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
+    fi
+}
 
 # check_memtotal OUT OUT0 [TOL WHY]: MemTotal of the guest with sp-mem
 # (OUT) equals that of the same machine without (OUT0), so not one page
@@ -192,72 +345,50 @@ check_memtotal() {
     fi
 }
 
-# spmem_backends DIR: a backend file per device in DIR, holding the host
-# word; sets SPMEM_ARGS to the matching -object/-device options.
-spmem_backends() {
-    local dir=$1 d
-    SPMEM_ARGS=()
-    for d in "${DEVS[@]}"; do
-        truncate -s "${SIZE[$d]}" "$dir/$d"
-        put_word "$dir/$d" "$HOST_OFF" "$(host_word "$d")"
-        SPMEM_ARGS+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$dir/$d,share=on"
-                     -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
-    done
+# --- the dax boots (uefi-sp, linux-sp) -------------------------------------------
+# The guest runs lib/guest/dax/init.  The scenario calls spmem_layout dax
+# and sets RAM_DEV (check_ram's default device), ROFF, WOFF and PLEN (its
+# patterns: PLEN bytes at ROFF from the host, at WOFF from the guest).
+# The checks read the output of boot LABEL in $tmp/out-LABEL and the
+# backends in $tmp (spmem_backends "$tmp" put_host_pattern).
+
+# dax_pattern MODE FILE OFF SEED: write (MODE put) or check (MODE check:
+# prints "ok" or the first mismatch) PLEN bytes of the pattern of SEED at
+# OFF: 64-bit words, word i = SEED + i * 0x9e3779b97f4a7c15 (as
+# lib/guest/dax/daxmap.c computes it in the guest).
+dax_pattern() {
+    python3 - "$@" "$PLEN" <<'EOF'
+import struct, sys
+mode, path, off, seed, n = sys.argv[1], sys.argv[2], *(int(x, 0) for x in sys.argv[3:6])
+words = [(seed + i * 0x9e3779b97f4a7c15) & (2**64 - 1) for i in range(n // 8)]
+with open(path, "r+b") as f:
+    f.seek(off)
+    if mode == "put":
+        f.write(struct.pack("<%dQ" % len(words), *words))
+    else:
+        got = struct.unpack("<%dQ" % len(words), f.read(n))
+        bad = [i for i in range(len(words)) if got[i] != words[i]]
+        print("ok" if not bad else "mismatch at +0x%x: 0x%016x, want 0x%016x"
+              % (bad[0] * 8, got[bad[0]], words[bad[0]]))
+EOF
 }
 
-# boot_guest LOG ARGS...: run QEMU with ARGS under $TIMEOUT; the serial
-# output, without carriage returns and terminal escapes, goes to LOG and
-# $OUT/boot.log (boot0.log for LOG out0); sets rc and secs.  With
-# BOOT_TYPIST set to a function, QEMU's stdin (the serial input) is a FIFO
-# open on fd 3, and "$BOOT_TYPIST PID RAW" runs while QEMU (PID) writes
-# its output to the file RAW.
-boot_guest() {
-    local log=$1 t0 qpid
-    shift
-    t0=$(date +%s%N)
-    if [ -n "${BOOT_TYPIST:-}" ]; then
-        rm -f "$log.in" && mkfifo "$log.in"
-        exec 3<> "$log.in"
-        timeout "$TIMEOUT" "$QEMU" "$@" < "$log.in" > "$log.raw" 2>&1 &
-        qpid=$!
-        "$BOOT_TYPIST" "$qpid" "$log.raw"
-        wait "$qpid"
-        rc=$?
-        exec 3>&-
-    else
-        timeout "$TIMEOUT" "$QEMU" "$@" < /dev/null > "$log.raw" 2>&1
-        rc=$?
-    fi
-    tr -d '\r' < "$log.raw" | sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g' > "$log"
-    secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN {printf "%.2f", t / 1e9}')
+# put_host_pattern FILE DEV (spmem_backends' FILL): the host's pattern,
+# seeded with DEV's host word, at ROFF.
+put_host_pattern() { dax_pattern put "$1" "$ROFF" "$(host_word "$2")"; }
+
+# dax_tools: lib/guest/dax/daxmap.c built static for arm64 into $OUT, and
+# busybox (linux_busybox).
+dax_tools() {
     mkdir -p "$OUT"
-    cp "$log" "$OUT/boot${log##*/out}.log"
-    echo "boot took ${secs}s (log: ${OUT#"$TOP"/}/boot${log##*/out}.log)"
-}
-
-# check_exit LOG: QEMU stopped by itself after the guest's init finished.
-check_exit() {
-    local log=$1
-    if [ "$rc" = 0 ] && grep -qx 'spmem-done' "$log"; then
-        ok "QEMU exited 0 by itself after the guest finished, in ${secs}s"
-    elif [ "$rc" = 124 ]; then
-        bad "QEMU still running after ${TIMEOUT}s; output:"
-        sed 's/^/    /' "$log"
+    if aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror \
+            -o "$OUT/daxmap" "$TOP/lib/guest/dax/daxmap.c"; then
+        ok "lib/guest/dax/daxmap.c built (static arm64)"
     else
-        bad "QEMU exited $rc (guest finished: $(grep -c '^spmem-done' "$log")); output:"
-        sed 's/^/    /' "$log"
+        bad "build lib/guest/dax/daxmap.c"
+        finish
     fi
-}
-
-# --- for the dax scenarios (scripts/guest-uefi-sp.sh) --------------------------
-# Files beyond busybox and /init, as DEST=SRC (guest/linux/mkinitramfs.py).
-INITRAMFS_EXTRA=()
-
-# kernel_of_release SUITE META: like kernel_of, for the version of META
-# that SUITE (e.g. bookworm-backports) has.
-kernel_of_release() {
-    apt-cache -t "$1" depends "$2:arm64" 2>/dev/null |
-        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {sub(/:arm64$/, "", $2); print $2; exit}'
+    linux_busybox
 }
 
 # linux_modules NAME...: the modules NAME (without .ko) of the kernel that
@@ -351,18 +482,187 @@ linux_userland() {
     ok "$pkg:arm64 $* with its libraries (${seen% }) and ${interp:-no loader}, from ${#deps[@]} packages"
 }
 
-# linux_initramfs_extra INIT FILE: like linux_initramfs, with the files of
-# INITRAMFS_EXTRA.
-linux_initramfs_extra() {
-    if python3 "$TOP/lib/guest/mkinitramfs.py" "$2" \
-            "$OUT/busybox/bin/busybox" "$1" "${INITRAMFS_EXTRA[@]}"; then
-        ok "initramfs with ${1#"$TOP"/} and ${#INITRAMFS_EXTRA[@]} more files ($(stat -c %s "$2") bytes)"
+# initramfs_for NAME [MODULE...]: the initramfs $OUT/initrd-NAME.cpio.gz,
+# with the MODULEs of the kernel linux_kernel chose and the modules they
+# depend on (none for a kernel with all built in), and every file under
+# the directory INITRAMFS_ROOT, if set, at the same path.  Sets MODS_NAME
+# to the modules, in load order.
+initramfs_for() {
+    local name=$1 f
+    shift
+    INITRAMFS_EXTRA=("bin/daxmap=$OUT/daxmap")
+    if [ -n "${INITRAMFS_ROOT:-}" ]; then
+        while read -r f; do
+            INITRAMFS_EXTRA+=("$f=$INITRAMFS_ROOT/$f")
+        done < <(cd "$INITRAMFS_ROOT" && find . -type f | sed 's|^\./||' | sort)
+    fi
+    LINUX_MODULES=
+    [ $# = 0 ] || linux_modules "$@"
+    # kmem is loaded later, by the guest, right before daxctl.
+    printf -v "MODS_$name" %s "${LINUX_MODULES//,kmem/}"
+    linux_userland daxctl usr/bin/daxctl
+    linux_initramfs "$TOP/lib/guest/dax/init" "$OUT/initrd-$name.cpio.gz"
+}
+
+# boot_summary LABEL: what the guest of $tmp/out-LABEL printed, its UEFI
+# map (if any) and /proc/iomem from 0x80000000 on, and the NUMA, SRAT,
+# HMAT, dax and reserved-memory lines of its kernel log.
+boot_summary() {
+    local label=$1
+    grep '^spmem-' "$tmp/out-$label" |
+        grep -vE '^spmem-(iomem-all|cmdline|dmesg)' | sed 's/^/  guest: /'
+    echo "  guest: UEFI memory map at 0x80000000 and above, and what /proc/iomem shows there:"
+    grep -E '^spmem-dmesg .*efi:   0x0000[0-9a-f]*-' "$tmp/out-$label" |
+        awk '{for (i = 1; i <= NF; i++) if ($i ~ /^0x0000[0-9a-f]+-/) {s = substr($i, 3, 12); if (s >= "000080000000") print "    " substr($0, index($0, "efi:"))}}'
+    awk '/^spmem-iomem-all / {r = $2; sub(/-.*/, "", r); if (length(r) > 8 || r >= "80000000") print "    " substr($0, 17)}' "$tmp/out-$label"
+    echo "  guest: NUMA/SRAT/HMAT/dax lines of dmesg:"
+    grep -E '^spmem-dmesg .*(NUMA|SRAT|HMAT|hmem|dax|kmem|Faking|memblk|node|reserved mem)' "$tmp/out-$label" |
+        grep -v 'efi:   0x' | sed 's/^spmem-dmesg /    /' | head -40
+}
+
+# hexrange BASE BYTES: "80000000-8fffffff" as /proc/iomem writes it.
+hexrange() { printf '%x-%x' "$1" $(($1 + $2 - 1)); }
+
+# covering OUT KIND BASE BYTES: the line of OUT that covers BASE+BYTES,
+# KIND efi (a Conventional descriptor with EFI_MEMORY_SP) or iomem (a
+# top-level "Soft Reserved" resource, or one right under an hmem.N
+# resource of the same range: Linux 6.1's hmem_register_device adds its
+# platform device's resource above the Soft Reserved one).
+covering() {
+    local out=$1 kind=$2 a=$3 b=$4 s e line
+    while read -r s e line; do
+        if (( 0x$s <= a && 0x$e >= a + b - 1 )); then
+            echo "$line"
+            return 0
+        fi
+    done < <(if [ "$kind" = efi ]; then
+                 sed -n 's/^spmem-dmesg .*efi:   0x\([0-9a-f]*\)-0x\([0-9a-f]*\) \(\[Conventional *|.*|SP|.*\)$/\1 \2 \1-\2 \3/p' "$out"
+             else
+                 awk '/^spmem-iomem-all / {
+                          l = substr($0, 17); depth = match(l, /[^ ]/) - 1; sub(/^ +/, "", l)
+                          r = l; sub(/ : .*/, "", r); name = substr(l, length(r) + 4)
+                          if (depth == 0) { top = l; topr = r; topname = name }
+                          if (name != "Soft Reserved") next
+                          split(r, se, "-")
+                          if (depth == 0)
+                              print se[1], se[2], l
+                          else if (depth == 2 && r == topr && topname ~ /^hmem\.[0-9]+$/)
+                              print se[1], se[2], l " (under " top ")"
+                      }' "$out"
+             fi)
+    return 1
+}
+
+# check_sp LABEL [nodax] [nouefi]: every sp-mem range is EFI_MEMORY_SP
+# memory in the UEFI map (unless nouefi is given: a boot whose firmware
+# has no such map, or does not mark the range) and Soft Reserved in
+# /proc/iomem (exactly, or, with ADJACENT=1, within a merged range), not
+# System RAM; and, unless nodax is given (a kernel that cannot have dax
+# devices, checked by the caller), a dax device whose numa_node and
+# target_node are the device's node (or DAX_NODE, if set: a guest that
+# cannot know the node; -1, no node, has no target_node attribute),
+# through which the patterns crossed.
+check_sp() {
+    local label=$1 out=$tmp/out-$1 mode=" ${*:2} " d a b line dax node tnode want got s e
+    local want_node want_tnode
+    for d in "${DEVS[@]}"; do
+        a=${ADDR[$d]} b=${BYTES[$d]}
+        want=$(printf '%012x-%012x' "$a" $((a + b - 1)))
+        if [[ $mode = *" nouefi "* ]]; then
+            :
+        elif line=$(covering "$out" efi "$a" "$b") &&
+           { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
+            ok "$label $d: UEFI memory map: $line"
+        else
+            bad "$label $d: no Conventional+SP descriptor for $([ "${ADJACENT:-0}" = 1 ] && echo over || echo exactly) $a+$b in the UEFI map: '$line'"
+        fi
+        want=$(hexrange "$a" "$b")
+        if line=$(covering "$out" iomem "$a" "$b") &&
+           { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
+            ok "$label $d: /proc/iomem: $line"
+        else
+            bad "$label $d: no top-level '$want : Soft Reserved' in /proc/iomem: $(grep -iE '^spmem-iomem-all .*Soft' "$out" | sed 's/^spmem-iomem-all //' | tr '\n' ';')"
+        fi
+        while read -r s e; do
+            if (( 0x$s <= a + b - 1 && 0x$e >= a )); then
+                bad "$label $d: System RAM $s-$e in /proc/iomem overlaps it"
+            fi
+        done < <(sed -n 's/^spmem-iomem-all *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' "$out")
+        [[ $mode = *" nodax "* ]] && continue
+        # A dax device without a node (-1) has no target_node attribute.
+        want_node=${DAX_NODE:-${NODE[$d]}} want_tnode=${DAX_NODE:-${NODE[$d]}}
+        [ "$want_node" = -1 ] && want_tnode=
+        dax=$(sed -n "s/^spmem-daxof $d //p" "$out")
+        line=$(grep "^spmem-dax $dax " "$out")
+        node=$(sed -n 's/.* numa_node=\([-0-9]*\) .*/\1/p' <<< "$line")
+        tnode=$(sed -n 's/.* target_node=\([-0-9]*\) .*/\1/p' <<< "$line")
+        if [ -z "$dax" ]; then
+            bad "$label $d: no dax device starts at $a; dax devices: $(grep '^spmem-dax ' "$out" | tr '\n' ';') insmod: $(grep '^spmem-insmod' "$out" | tr '\n' ' ')"
+        elif [ "$node" = "$want_node" ] && [ "$tnode" = "$want_tnode" ] &&
+             grep -q 'chardev=yes' <<< "$line"; then
+            ok "$label $d: /dev/$dax, numa_node $node and target_node '$tnode' = ${DAX_NODE:+DAX_NODE, not }the device's node (${line#spmem-dax "$dax" })"
+        else
+            bad "$label $d: /dev/$dax numa_node '$node', target_node '$tnode', want '$want_node' and '$want_tnode' (${line#spmem-dax })"
+        fi
+        want="spmem-daxmap $d daxmap /dev/$dax read $ROFF $PLEN ok first $(host_word "$d")"
+        if [ -n "$dax" ] && grep -qFx -- "$want" "$out"; then
+            ok "$label $d: the guest read the host's $PLEN-byte pattern at $ROFF through mmap(/dev/$dax)"
+        else
+            bad "$label $d: want '$want'; got: $(grep "^spmem-daxmap $d " "$out" | tr '\n' ';')"
+        fi
+        got=$(dax_pattern check "$tmp/$d" "$WOFF" "$(guest_word "$d")")
+        if [ "$got" = ok ] && grep -q "^spmem-daxmap $d daxmap /dev/$dax write $WOFF $PLEN ok" "$out"; then
+            ok "$label $d: the backend file holds the guest's $PLEN-byte pattern at $WOFF (written through mmap(/dev/$dax))"
+        else
+            bad "$label $d: backend file at $WOFF: $got; guest: $(grep "^spmem-daxmap $d .* write" "$out")"
+        fi
+        if [ -n "$dax" ] && ! grep -q "^spmem-daxmap $d daxmap /dev/$dax \(error\|.* mismatch\)" "$out"; then
+            ok "$label $d: daxmap reported no error on /dev/$dax"
+        else
+            bad "$label $d: daxmap: $(grep "^spmem-daxmap $d " "$out" | tr '\n' ';')"
+        fi
+    done
+}
+
+# check_ram LABEL [DEV]: daxctl made DEV (default RAM_DEV) system-ram,
+# online on its node.
+check_ram() {
+    local label=$1 out=$tmp/out-$1 d=${2:-$RAM_DEV} before after blocks on total bs
+    before=$(sed -n "s/^spmem-ram-before $d node[0-9]* MemTotal \([0-9]*\) kB/\1/p" "$out")
+    after=$(sed -n "s/^spmem-ram-after $d node[0-9]* MemTotal \([0-9]*\) kB/\1/p" "$out")
+    blocks=$(grep "^spmem-ram-blocks $d node${NODE[$d]} " "$out")
+    on=$(sed -n 's/.* online=\([0-9]*\) .*/\1/p' <<< "$blocks")
+    total=$(sed -n 's/.* total=\([0-9]*\) .*/\1/p' <<< "$blocks")
+    bs=$(sed -n 's/.* block_size=\(0x[0-9a-f]*\)/\1/p' <<< "$blocks")
+    if grep -qx "spmem-daxctl-rc $d 0" "$out" &&
+       grep "^spmem-daxctl $d " "$out" | grep -q '"mode":"system-ram"'; then
+        ok "$label $d: daxctl reconfigure-device --mode=system-ram: $(grep "^spmem-daxctl $d " "$out" | sed "s/^spmem-daxctl $d //" | tr -d ' \n' | cut -c1-200)"
     else
-        bad "build initramfs"
-        finish
+        bad "$label $d: daxctl: $(grep -E "^spmem-daxctl(-rc)? $d " "$out" | tr '\n' ' ')"
+    fi
+    if [ -n "$total" ] && [ "$total" -gt 0 ] && [ "$on" = "$total" ] &&
+       [ $((total * bs)) = $((BYTES[$d])) ] &&
+       [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) = $((BYTES[$d] / 1024)) ]; then
+        ok "$label $d: all $total memory blocks of ${ADDR[$d]}+${BYTES[$d]} online on node${NODE[$d]}, whose MemTotal went from $before to $after kB"
+    else
+        bad "$label $d: memory blocks on node${NODE[$d]}: '$blocks', node MemTotal $before -> $after kB"
     fi
 }
 
+# check_nodes_of LABEL: Linux brought up nodes 1 and 2 (not one fake node).
+check_nodes_of() {
+    local out=$tmp/out-$1
+    if grep -q '^spmem-dmesg .*Faking a node' "$out"; then
+        bad "$1: Linux faked one NUMA node: $(grep -E '^spmem-dmesg .*(invalid memblk|Faking)' "$out" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
+    elif grep -qw node1 <<< "$(sed -n 's/^spmem-nodes //p' "$out")" &&
+         grep -qw node2 <<< "$(sed -n 's/^spmem-nodes //p' "$out")"; then
+        ok "$1: Linux has NUMA nodes 1 and 2 ($(sed -n 's/^spmem-nodes //p' "$out"); online $(sed -n 's/^spmem-node-online //p' "$out"))"
+    else
+        bad "$1: /sys/devices/system/node has '$(sed -n 's/^spmem-nodes //p' "$out")', not node1 and node2"
+    fi
+}
+
+# --- U-Boot ----------------------------------------------------------------------
 # uboot_firmware: Debian's u-boot-qemu (Architecture: all) unpacked into
 # $OUT/u-boot-qemu; sets UBOOT to its qemu_arm64 u-boot.bin.
 uboot_firmware() {
@@ -379,7 +679,7 @@ uboot_firmware() {
 # and initramfs) plus boot.scr, compiled from the U-Boot script CMD with
 # mkimage, as an ext2 file system (mkfs.ext2 -d: no root, no loop device)
 # in partition 1 of an MBR, where U-Boot's distro boot looks for
-# /boot.scr (see guest-uboot.sh).
+# /boot.scr (see scenarios/uboot/run.sh).
 boot_disk() {
     local fs=$1 cmd=$2 disk=$3 mkfs fsmb
     mkfs=$(command -v mkfs.ext2 || echo /sbin/mkfs.ext2)
@@ -410,4 +710,183 @@ PY
         bad "build the boot disk ${disk#"$TOP"/}"
         finish
     fi
+}
+
+# --- Xen (xen, xen-dom0less, linux-sp) -------------------------------------------
+# The Xen releases to boot, as Debian packages xen-hypervisor-V-arm64
+# (4.17: bookworm; 4.20: trixie, through the private apt state).
+XEN_VERSIONS=${XEN_VERSIONS:-4.17 4.20}
+
+# XEN_DOM0_KERNEL=IMAGE boots that arm64 Image as dom0 instead of
+# Debian's cloud kernel, with the same initramfs and the same checks
+# (xen, xen-dom0less).
+XEN_DOM0_KERNEL=${XEN_DOM0_KERNEL:-}
+
+# Xen's command line, the same for every Xen boot: its console on the
+# UART, every message logged, and dom0's memory, dom0_mem=256M: enough
+# for every dom0 here (Debian's cloud kernel in xen and xen-dom0less,
+# our 7.2 with the dax checks in linux-sp, which pass with it: MemTotal
+# 250268 kB), and it leaves Xen three quarters of the 1 GiB of RAM for
+# the boot modules and the dom0less domain's 128 MiB.  Xen/arm maps dom0
+# 1:1, in contiguous banks of that RAM: 512M still fits (one bank,
+# 0x58000000-0x77ffffff), 640M does not ("Failed to allocate requested
+# dom0 memory": 128MB unallocated with 4.17, 64MB with 4.20).
+XEN_APPEND="console=dtuart dtuart=serial0 dom0_mem=256M loglvl=all guest_loglvl=all"
+# dom0's kernel command line, before a scenario's own arguments: its
+# console is Xen's (hvc0).
+XEN_DOM0_APPEND="console=hvc0 panic=-1 quiet rdinit=/init"
+
+# xen_hypervisor VERSION DIR: unpack Debian's Xen VERSION into DIR; sets
+# XEN to its arm64 Image.
+xen_hypervisor() {
+    local pkg=xen-hypervisor-$1-arm64
+    if guest_unpack "$pkg" "$2" && XEN=$(compgen -G "$2/boot/xen-$1-arm64") &&
+            [ -f "$XEN" ]; then
+        ok "Xen ${XEN#"$TOP"/} ($pkg $(dpkg-deb -f "$(guest_deb "$pkg")" Version))"
+        return 0
+    fi
+    bad "fetch and unpack $pkg:arm64"
+    return 1
+}
+
+# xen_args [KERNEL INITRD [ARG...]]: sets XEN_ARGS to a Xen boot: the
+# shared machine with EL2 and GICv3 (virtualization=on, gic-version=3),
+# Xen ($XEN, xen_hypervisor) as -kernel (QEMU loads it like a Linux
+# Image and passes the DTB) with XEN_APPEND; and, given KERNEL, dom0:
+# KERNEL with XEN_DOM0_APPEND and ARGs and INITRD, from two -device
+# guest-loader, which Xen finds as multiboot modules under /chosen
+# (without, the caller places dom0 itself: xen-dom0less.py).  RAM is
+# 0x40000000-0x7fffffff; QEMU puts Xen at 0x40200000 and the DTB at
+# 0x48000000.  dom0's kernel goes to 0x50000000, its initrd to the next
+# 16 MiB boundary after it.
+xen_args() {
+    local kernel initrd kaddr=0x50000000 iaddr args
+    # shellcheck disable=SC2054   # commas inside option values
+    XEN_ARGS=(-M virt,virtualization=on,gic-version=3 "${MACHINE[@]}"
+              -kernel "$XEN" -append "$XEN_APPEND")
+    [ $# -ge 2 ] || return 0
+    kernel=$1 initrd=$2
+    shift 2
+    iaddr=$(printf '0x%x' $(( (kaddr + $(stat -c %s "$kernel") + 0xffffff) & ~0xffffff )))
+    args="$XEN_DOM0_APPEND${*:+ $*}"
+    # A comma inside an option value is written twice.
+    XEN_ARGS+=(-device "guest-loader,addr=$kaddr,kernel=$kernel,bootargs=${args//,/,,}"
+               -device "guest-loader,addr=$iaddr,initrd=$initrd")
+}
+
+# xen_dom0_guest INIT CONFIG...: Debian's kernel with CONFIG...
+# (linux_guest; DOMU_KERNEL, for dom0less domains) and INITRD with the
+# /init script INIT; KERNEL, dom0's, is XEN_DOM0_KERNEL if set.
+xen_dom0_guest() {
+    linux_guest "$@"
+    # shellcheck disable=SC2034   # used by xen-dom0less
+    DOMU_KERNEL=$KERNEL
+    [ -n "$XEN_DOM0_KERNEL" ] || return 0
+    KERNEL=$(readlink -f "$XEN_DOM0_KERNEL")
+    if [ -f "$KERNEL" ] && file -b "$KERNEL" | grep -q 'ARM64 boot executable Image'; then
+        ok "dom0 kernel from XEN_DOM0_KERNEL: $KERNEL ($(file -b "$KERNEL"))"
+    else
+        bad "XEN_DOM0_KERNEL=$XEN_DOM0_KERNEL is not an arm64 Image"
+        finish
+    fi
+}
+
+# xen_switch WHO RAW: type Ctrl-a three times until Xen's last "Serial
+# input to" line in RAW names WHO (Xen, DOM0, ...); fd 3 is QEMU's stdin.
+xen_switch() {
+    local i j n
+    for i in 1 2 3 4 5; do
+        grep -sa 'Serial input to' "$2" | tail -1 | grep -qw "to $1" && return 0
+        n=$(grep -sac 'Serial input to' "$2")
+        printf '\001\001\001' >&3
+        for ((j = 0; j < 50; j++)); do
+            [ "$(grep -sac 'Serial input to' "$2")" -gt "$n" ] && break
+            sleep 0.1
+        done
+    done
+    return 1
+}
+
+# XEN_TYPIST_AFTER: a pattern (grep -E) the typist waits for in the
+# output before it lets dom0 start (a dom0less domain's last line).
+XEN_TYPIST_AFTER=
+
+# xen_typist PID RAW (boot_guest's BOOT_TYPIST): when dom0's /init is
+# ready (and XEN_TYPIST_AFTER was printed), answer "start"; when it
+# waits again, dump Xen's console ring with the debug key 'w' and answer
+# "go".
+xen_typist() {
+    local i started=
+    for ((i = 0; i < TIMEOUT * 10; i++)); do
+        kill -0 "$1" 2>/dev/null || return
+        if [ -z "$started" ] && grep -saq '^spmem-xen-ready' "$2" &&
+                { [ -z "$XEN_TYPIST_AFTER" ] || grep -saqE "$XEN_TYPIST_AFTER" "$2"; }; then
+            sleep 1
+            xen_switch DOM0 "$2"
+            printf 'start\n' >&3
+            started=1
+        fi
+        if [ -n "$started" ] && grep -saq '^spmem-xen-wait' "$2"; then
+            xen_switch Xen "$2" && printf 'w' >&3
+            sleep 1
+            xen_switch DOM0 "$2"
+            printf 'go\n' >&3
+            return
+        fi
+        sleep 0.1
+    done
+}
+
+# ring_ranges LOG NAME: "START END" (inclusive, hex) of each
+# "(XEN) NAME: S - E" line of the ring dump in LOG.
+ring_ranges() {
+    sed -n "s/^(XEN) *$2[^:]*: *\([0-9a-f]*\) - \([0-9a-f]*\).*/\1 \2/p" "$1" | sort -u
+}
+
+# dom0_banks LOG: "START END" (inclusive) of the RAM banks Xen gave dom0.
+dom0_banks() {
+    sed -n 's/^(XEN) BANK\[[0-9]*\] 0x\([0-9a-f]*\)-0x\([0-9a-f]*\) .*/\1 \2/p' "$1" |
+        while read -r s e; do printf '%s %x\n' "$s" $((0x$e - 1)); done
+}
+
+# overlaps LIST A SIZE: the ranges of LIST that overlap [A, A + SIZE).
+overlaps() {
+    local s e
+    while read -r s e; do
+        [ -n "$s" ] || continue
+        if (( 0x$s < $2 + $3 && 0x$e >= $2 )); then
+            echo "0x$s-0x$e"
+        fi
+    done <<< "$1"
+}
+
+# xen_check_banks LOG DEV...: Xen's console ring in LOG lists the range
+# of each DEV as a reserved bank, and neither a RAM bank of Xen (its
+# heap) nor a RAM bank of dom0 overlaps it.
+xen_check_banks() {
+    local log=$1 ram resvd banks d a n want o_ram o_bank
+    shift
+    ram=$(ring_ranges "$log" 'RAM')
+    resvd=$(ring_ranges "$log" 'RESVD\[[0-9]*\]')
+    banks=$(dom0_banks "$log")
+    if [ -z "$ram" ]; then
+        bad "no '(XEN) RAM:' line from Xen's console ring; ring dump: $(grep -A3 "'w' pressed" "$log" | tr '\n' ';')"
+    fi
+    for d in "$@"; do
+        a=${ADDR[$d]} n=${BYTES[$d]}
+        want=$(printf '%016x %016x' "$a" $((a + n - 1)))
+        o_ram=$(overlaps "$ram" "$a" "$n")
+        o_bank=$(overlaps "$banks" "$a" "$n")
+        if grep -qx "$want" <<< "$resvd" && [ -z "$o_ram" ] && [ -z "$o_bank" ]; then
+            ok "$d: Xen lists $a+$n as a reserved bank (RESVD $want), no Xen RAM bank (heap) and no dom0 RAM bank overlaps it"
+        else
+            bad "$d: want RESVD '$want' and no overlap; RESVD: $(tr '\n' ';' <<< "$resvd") RAM overlapping: '$o_ram' dom0 banks overlapping: '$o_bank'"
+        fi
+    done
+}
+
+# xen_print LOG: Xen's lines about memory and dom0 in LOG, for the reader.
+xen_print() {
+    grep -aE '^\(XEN\) (Xen version|RAM:|MODULE|  *RESVD|BANK|Hardware Dom0)' "$1" |
+        sed 's/^/  xen: /'
 }

@@ -11,7 +11,6 @@
 set -uo pipefail
 . "$(dirname "$0")/../../lib/common.sh"
 
-BINDINGS=$TOP/docs/devicetree/bindings
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -75,8 +74,7 @@ else
     bad "dt-doc-validate: $out"
 fi
 dt-mk-schema -j -u -o "$tmp/user.json" "$BINDINGS" 2>/dev/null
-dt-mk-schema -j -o "$tmp/schema.json" "$BINDINGS" > "$tmp/mk.log" 2>&1 ||
-    bad "dt-mk-schema: $(cat "$tmp/mk.log")"
+dt_schema "$tmp/schema.json"
 
 validate() {   # validate DTB: error lines, without the file name
     dt-validate -s "$tmp/schema.json" "$1" 2>&1 | sed "s|^$1: ||"
@@ -119,9 +117,7 @@ for name in $(printf '%s\n' "${!SPMEM[@]}" | sort); do
     else
         bad "dt-validate errors with sp-mem ($name): $new"
     fi
-    matched=$(dt-validate -M -s "$tmp/schema.json" "$tmp/s-$name.dtb" 2>&1 |
-              grep -A1 '/reserved-memory/sp-mem@.*: matched on schema' |
-              grep -c 'reserved-memory/qemu,sp-mem.yaml#')
+    matched=$(dt_matched "$tmp/schema.json" "$tmp/s-$name.dtb")
     if [ "$matched" = "$want" ]; then
         ok "dt-validate: $want sp-mem node(s) matched by the binding: $name"
     else

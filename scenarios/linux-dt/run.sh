@@ -15,14 +15,15 @@
 #  - busybox-static:arm64 for the userland.  Both .debs are fetched with
 #    "apt-get download" into the cache and unpacked with dpkg-deb into
 #    build/guest/linux/ (not installed).
-#  - The initramfs (newc, gzip) is written by guest/linux/mkinitramfs.py:
-#    busybox, our guest/linux/init and a /dev/console node; no cpio tool.
+#  - The initramfs (newc, gzip) is written by lib/guest/mkinitramfs.py:
+#    busybox, lib/guest/init with the preamble it sources
+#    (lib/guest/preamble.sh) and a /dev/console node; no cpio tool.
 #  - /dev/mem is used through "busybox devmem" (mmap of /dev/mem): read()
 #    of /dev/mem only covers mapped RAM on arm64, and STRICT_DEVMEM allows
 #    mmap of a range that is neither RAM nor claimed by a driver.
-#  - Words, 64-bit little-endian, for a device at guest-physical BASE on
-#    node N:  host  H = 0x484f535400000000 ^ BASE ^ N at file offset 0x1000,
-#             guest G = 0x4c494e5800000000 ^ BASE ^ N at file offset 0x2000.
+#  - Devices and words: spmem_layout words (lib/guest.sh): 64-bit
+#    little-endian words, the host's H at file offset 0x1000 and the
+#    guest's G at 0x2000 (host_word, guest_word).
 set -uo pipefail
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/../../lib/common.sh"
@@ -32,8 +33,7 @@ set -uo pipefail
 GUEST_SRC=$TOP/lib/guest
 OUT=$BUILD/guest/linux
 TIMEOUT=120
-
-
+spmem_layout words
 
 # --- kernel, busybox, initramfs -------------------------------------------
 guest_begin

@@ -1,4 +1,4 @@
-# U-Boot boot script of the dax guest (scripts/guest-linux-sp.sh), for
+# U-Boot boot script of the dax guest (scenarios/linux-sp), for
 # booti and for bootefi.  Compiled with "mkimage -A arm64 -T script";
 # U-Boot's distro boot finds it as /boot.scr on the virtio disk.  The
 # scenario writes /boot.env next to it: spmem_boot=booti or bootefi and

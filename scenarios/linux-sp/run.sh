@@ -28,10 +28,11 @@
 # cached.  Last line: "linux-sp: N passed, N failed".
 #
 # Choices:
-#  - Devices as in guest-uefi-sp.sh: 256 MiB on node 1 at 0x80000000 and
-#    128 MiB on node 2 at 0xa0000000, whole 128 MiB memory blocks (kmem
-#    onlines whole blocks only) with a gap (adjacent EFI_MEMORY_SP
-#    descriptors merge in EDK2).  Both become system-ram.
+#  - Devices as in uefi-sp (spmem_layout dax in lib/guest.sh): 256 MiB on
+#    node 1 at 0x80000000 and 128 MiB on node 2 at 0xa0000000, whole
+#    128 MiB memory blocks (kmem onlines whole blocks only) with a gap
+#    (adjacent EFI_MEMORY_SP descriptors merge in EDK2).  Both become
+#    system-ram.
 #  - kmem is a module the guest loads only right before daxctl: since
 #    Linux 6.3 dax_hmem offers its devices to kmem first, so a built-in
 #    kmem would hot-add every range as System RAM at boot (config-7.2).
@@ -43,20 +44,13 @@ set -uo pipefail
 . "$(dirname "$0")/../../lib/common.sh"
 # shellcheck source=lib/guest.sh
 . "$TOP/lib/guest.sh"
-# shellcheck source=lib/dax.sh
-. "$TOP/lib/dax.sh"
 
 OUT=$BUILD/guest/linux-sp
 TIMEOUT=300
-FW_CODE=$BUILD/firmware/AAVMF_CODE.fd
-FW_VARS=$BUILD/firmware/AAVMF_VARS.fd
 K72=$BUILD/guest/linux-7.2
 STOCK7=${SPMEM_STOCK7:-7.3.4+deb13-cloud-arm64}
 
-DEVS=(s0 s1)
-SIZE=([s0]=256M [s1]=128M) NODE=([s0]=1 [s1]=2)
-ADDR=([s0]=0x80000000 [s1]=0xa0000000)
-BYTES=([s0]=0x10000000 [s1]=0x8000000)
+spmem_layout dax
 ROFF=0x10000 WOFF=0x40000 PLEN=0x10000
 APPEND="console=ttyAMA0 panic=-1 quiet nokaslr rdinit=/init"
 
@@ -70,13 +64,7 @@ else
     bad "linux/build.sh 7.2"
     finish
 fi
-t0=$(date +%s%N)
-if bash "$TOP/edk2/build.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
-    ok "firmware ${FW_CODE#"$TOP"/}, edk2/build.sh took $(since "$t0")s"
-else
-    bad "edk2/build.sh"
-    finish
-fi
+edk2_firmware
 # Ours: the modules directory of the build (kmem.ko and depmod's index).
 INITRAMFS_ROOT=$K72/root initramfs_for 72
 
@@ -105,7 +93,7 @@ done
 INITRAMFS_ROOT=$stock_dir/root initramfs_for stock7
 MODS_stock7=device_dax,dax_hmem
 
-dax_spec_arg
+spmem_spec_arg
 guest_args="spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$(IFS=,; echo "${DEVS[*]}")"
 
 # --- boots ----------------------------------------------------------------------
@@ -114,7 +102,7 @@ guest_args="spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$(IFS=,; echo
 boot_with() {
     local label=$1
     shift
-    backends
+    spmem_backends "$tmp" put_host_pattern
     echo "--- boot $label"
     boot_guest "$tmp/out-$label" "$@" "${SPMEM_ARGS[@]}"
     check_exit "$tmp/out-$label"
@@ -191,10 +179,8 @@ check_all bootefi nouefi
 uefi_boot() {
     local label=$1 kernel=$2 initrd=$3 mods=$4 acpi=$5
     shift 5
-    cp "$FW_VARS" "$tmp/vars-$label.fd"
-    boot_with "$label" -M "virt,acpi=$acpi" "${MACHINE[@]}" \
-        -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on" \
-        -drive "if=pflash,format=raw,unit=1,file=$tmp/vars-$label.fd" \
+    uefi_pflash "$tmp/vars-$label.fd"
+    boot_with "$label" -M "virt,acpi=$acpi" "${MACHINE[@]}" "${UEFI_PFLASH[@]}" \
         -kernel "$kernel" -initrd "$initrd" \
         -append "$APPEND efi=debug $guest_args spmem-mods=$mods $*"
 }
@@ -222,26 +208,14 @@ fi
 # so dom0's of_numa finds no node and Linux runs one node (Xen/arm has no
 # NUMA): each range is Soft Reserved and a dax device with no target
 # node (-1), the kernel says why, and kmem, which needs a node, refuses
-# to hot-add it (daxctl is asked for s1).
-# RAM is 0x40000000-0x7fffffff; QEMU puts Xen at 0x40200000 and the DTB
-# at 0x48000000; dom0's kernel at 0x50000000, its initrd at the next
-# 16 MiB boundary after it.
-KADDR=0x50000000
-IADDR=$(printf '0x%x' $(( (KADDR + $(stat -c %s "$K72/Image") + 0xffffff) & ~0xffffff )))
-for xv in 4.17 4.20; do
+# to hot-add it (daxctl is asked for s1).  The Xen boot, dom0_mem
+# included, is the xen scenario's (xen_args in lib/guest.sh).
+for xv in $XEN_VERSIONS; do
     label=xen${xv/./}
-    # 4.17 from bookworm, 4.20 from trixie (the private apt state).
-    if guest_unpack "xen-hypervisor-$xv-arm64" "$OUT/xen-$xv" &&
-       XEN=$(compgen -G "$OUT/xen-$xv/boot/xen-*-arm64" | head -1) && [ -f "$XEN" ]; then
-        ok "$label: Xen ${XEN#"$TOP"/} (xen-hypervisor-$xv-arm64)"
-    else
-        bad "$label: fetch and unpack xen-hypervisor-$xv-arm64:arm64"
-        continue
-    fi
-    boot_with "$label" -M virt,virtualization=on,gic-version=3 "${MACHINE[@]}" -kernel "$XEN" \
-        -append "console=dtuart dtuart=serial0 dom0_mem=512M loglvl=all guest_loglvl=all" \
-        -device "guest-loader,addr=$KADDR,kernel=$K72/Image,bootargs=console=hvc0 panic=-1 quiet rdinit=/init spmem=${spmem_arg//,/,,} spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=s1 spmem-mods=" \
-        -device "guest-loader,addr=$IADDR,initrd=$OUT/initrd-72.cpio.gz"
+    xen_hypervisor "$xv" "$OUT/xen-$xv" || continue
+    xen_args "$K72/Image" "$OUT/initrd-72.cpio.gz" \
+        "spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=s1 spmem-mods="
+    boot_with "$label" "${XEN_ARGS[@]}"
     if grep -q "^(XEN) Xen version $xv" "$tmp/out-$label" &&
        grep -q '^(XEN) Hardware Dom0 halted' "$tmp/out-$label"; then
         ok "$label: $(sed -n 's/^(XEN) \(Xen version [^ ]*\).*/\1/p' "$tmp/out-$label" | head -1) booted our kernel as dom0, which halted it"

@@ -5,7 +5,7 @@
 # and initramfs from that disk and runs booti with U-Boot's control device
 # tree (the tree QEMU built, /reserved-memory included).  Checks what Linux
 # reports: the /reserved-memory nodes, /proc/iomem, NUMA nodes and a word
-# each way through /dev/mem, as scripts/guest-linux-dt.sh does, plus that
+# each way through /dev/mem, as linux-dt does, plus that
 # the boot went through U-Boot and the script.  Needs
 # build/qemu-system-aarch64 (scripts/build.sh); does not build QEMU.
 # Last line: "uboot: N passed, N failed".
@@ -15,17 +15,18 @@
 #    usr/lib/u-boot/qemu_arm64/u-boot.bin.  The .deb is fetched with
 #    "apt-get download" into the cache and unpacked with dpkg-deb into
 #    build/guest/uboot/ (not installed).
-#  - Kernel, busybox and initramfs: the same as guest-linux-dt.sh (the
+#  - Kernel, busybox, initramfs and devices: the same as linux-dt (the
 #    kernel linux-image-cloud-arm64 depends on, busybox-static:arm64,
-#    guest/linux/init packed by guest/linux/mkinitramfs.py), written
-#    under build/guest/uboot/ so the two scenarios do not share files.
+#    lib/guest/init packed by lib/guest/mkinitramfs.py, spmem_layout
+#    words), written under build/guest/uboot/ so the two scenarios do
+#    not share files.
 #  - How U-Boot gets the script: its default bootcmd is distro boot over
 #    boot_targets "qfw usb0 scsi0 virtio0 ...".  No -kernel is given, so
 #    qfw has nothing to load; virtio0 finds /boot.scr on partition 1 of a
 #    virtio-mmio disk.  U-Boot wants a partition table for partition 1,
 #    so the disk is an MBR (written here in Python) followed by an ext2
 #    file system made with "mkfs.ext2 -d" (e2fsprogs): no root, no loop
-#    device, no mtools.  boot.scr comes from guest/uboot/boot.cmd via
+#    device, no mtools.  boot.scr comes from boot.cmd (here) via
 #    mkimage (u-boot-tools, installed by scripts/deps.sh).
 #  - Addresses: U-Boot's own kernel_addr_r 0x40400000 and ramdisk_addr_r
 #    0x44000000; the kernel Image (~27 MiB) ends well below the ramdisk.
@@ -41,7 +42,7 @@ LINUX_SRC=$TOP/lib/guest
 UBOOT_SRC=$HERE
 OUT=$BUILD/guest/uboot
 TIMEOUT=180
-
+spmem_layout words
 
 # --- tools --------------------------------------------------------------------
 guest_begin
@@ -63,7 +64,6 @@ boot_disk "$tmp/fs" "$UBOOT_SRC/boot.cmd" "$DISK"
 cp "$tmp/fs/boot.scr" "$OUT/boot.scr"
 
 # --- backends and host words ------------------------------------------------
-
 spmem_backends "$tmp"
 
 # --- boot ------------------------------------------------------------------

@@ -12,7 +12,7 @@
 # evidence, and every other check still runs.  See "NUMA nodes" below.
 #
 # Choices:
-#  - Kernel and busybox as in scripts/guest-linux-dt.sh (the package
+#  - Kernel and busybox as in linux-dt (the package
 #    linux-image-cloud-arm64 depends on, if its config has NUMA and
 #    ACPI_NUMA), unpacked into build/guest/uefi/ (not shared with the DT
 #    scenario, so both may run at once).  -kernel goes to the firmware
@@ -22,16 +22,15 @@
 #    of AAVMF_VARS.fd per run (package qemu-efi-aarch64, scripts/deps.sh).
 #  - Under ACPI the guest has no device tree, so the host passes the
 #    devices on the kernel command line (spmem=ID:BASE:SIZE:NODE,...); the
-#    guest's guest/uefi/init uses them only for /proc/iomem and /dev/mem,
+#    guest's init (here) uses them only for /proc/iomem and /dev/mem,
 #    every SRAT check is made against the table the guest dumped.
 #  - The SRAT is dumped by the guest with "od -An -tx1 -v" on the serial
-#    line, rebuilt here and decoded by guest/uefi/srat.py (and iasl -d when
+#    line, rebuilt here and decoded by srat.py (here; and iasl -d when
 #    acpica-tools is installed, for the log).
 #  - efi=debug makes the kernel log the UEFI memory map; its lines are
 #    shown, so that the log tells whether the firmware map covers sp-mem.
-#  - Words, 64-bit little-endian, for a device at guest-physical BASE on
-#    node N:  host  H = 0x484f535400000000 ^ BASE ^ N at file offset 0x1000,
-#             guest G = 0x4c494e5800000000 ^ BASE ^ N at file offset 0x2000.
+#  - Devices and words as in linux-dt (spmem_layout words, host_word and
+#    guest_word in lib/guest.sh).
 set -uo pipefail
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/../../lib/common.sh"
@@ -43,7 +42,7 @@ OUT=$BUILD/guest/uefi
 TIMEOUT=180
 FW_CODE=/usr/share/AAVMF/AAVMF_CODE.fd
 FW_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
-
+spmem_layout words
 
 # --- kernel, busybox, initramfs, firmware ------------------------------------
 guest_begin
@@ -55,23 +54,16 @@ fi
 
 # --- backends and host words ------------------------------------------------
 spmem_backends "$tmp"
-specs=()
-for d in "${DEVS[@]}"; do
-    specs+=("$d:${ADDR[$d]}:${BYTES[$d]}:${NODE[$d]}")
-done
-spmem_arg=$(IFS=,; echo "${specs[*]}")
+spmem_spec_arg
 
 # --- boot ------------------------------------------------------------------
 # acpi=force: the kernel must not fall back to the (empty) device tree
 # the EFI stub generates.
 # shellcheck disable=SC2054   # commas inside option values
 uefi_args() {    # uefi_args VARS APPEND...: the machine, firmware and kernel
-    local vars=$1
+    uefi_pflash "$1"
     shift
-    cp "$FW_VARS" "$vars"
-    QARGS=(-M virt,acpi=on "${MACHINE[@]}"
-           -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on"
-           -drive "if=pflash,format=raw,unit=1,file=$vars"
+    QARGS=(-M virt,acpi=on "${MACHINE[@]}" "${UEFI_PFLASH[@]}"
            -kernel "$KERNEL" -initrd "$INITRD"
            -append "console=ttyAMA0 acpi=force panic=-1 quiet nokaslr efi=debug rdinit=/init $*")
 }
@@ -159,7 +151,7 @@ else
     done <<< "$(invalid "$tmp/out")"
     if [ -n "$why" ] && [ "$cause" = firmware ] &&
             [ "$(invalid "$tmp/out")" = "$(invalid "$tmp/out0")" ]; then
-        skip "kernel NUMA nodes 1, 2 (has: $nodes): Linux turned NUMA off because a range has no SRAT node: ${why}the firmware's flash, not sp-mem, and the same without sp-mem (Debian's AAVMF; see scripts/guest-uefi-acpi.sh)"
+        skip "kernel NUMA nodes 1, 2 (has: $nodes): Linux turned NUMA off because a range has no SRAT node: ${why}the firmware's flash, not sp-mem, and the same without sp-mem (Debian's AAVMF; see scenarios/uefi-acpi/run.sh)"
     else
         check_nodes "$tmp/out" node1 node2
         echo "  ranges without a node: ${why:-none}; without sp-mem: $(invalid "$tmp/out0" | tr '\n' ';')"

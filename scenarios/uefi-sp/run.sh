@@ -46,22 +46,22 @@
 #  - Device mode: from Linux 6.3 on, dax_hmem offers its devices to kmem
 #    first; the guest puts each unclaimed one in device mode with
 #    "daxctl reconfigure-device --mode=devdax" before mapping it.
-#  - Devices sized for daxctl: arm64 hot-adds memory in 128 MiB blocks and
-#    kmem only onlines whole blocks, so s0 is 256 MiB on node 1 and s1 is
-#    128 MiB on node 2, at explicit 128 MiB-aligned addresses with a gap
-#    (adjacent ranges merge, see hmat612); s1 becomes system-ram.
+#  - Devices sized for daxctl (spmem_layout dax in lib/guest.sh): s0 is
+#    256 MiB on node 1 and s1 is 128 MiB on node 2, whole 128 MiB memory
+#    blocks at explicit addresses with a gap (adjacent ranges merge, see
+#    hmat612); s1 becomes system-ram.
 #  - Patterns, not single words: 64 KiB of 64-bit words, word i =
 #    SEED + i * 0x9e3779b97f4a7c15; the host writes seed
 #    H = 0x484f535400000000 ^ BASE ^ NODE at 0x10000 of each backend file,
 #    the guest checks it through mmap(/dev/daxX.Y) and writes seed
-#    G = 0x4c494e5800000000 ^ BASE ^ NODE at 0x40000 (guest/dax/daxmap.c,
+#    G = 0x4c494e5800000000 ^ BASE ^ NODE at 0x40000 (lib/guest/dax/daxmap.c,
 #    static, built with aarch64-linux-gnu-gcc), which the host checks in
 #    the file after power-off.
 #  - daxctl: Debian's arm64 daxctl with the shared libraries it needs and
 #    the arm64 dynamic loader, from the .debs (linux_userland).
 #  - NUMA: Debian's AAVMF 2022.11 makes Linux fake one node (its flash at
 #    0x04000000 is EFI MMIO with the WC attribute, which arm64 Linux puts
-#    in memblock without a node; guest-uefi-acpi.sh).  EDK2 2025.02
+#    in memblock without a node; uefi-acpi).  EDK2 2025.02
 #    reports that flash as MMIO|RUN|UC only, so nothing is needed: the
 #    checks of nodes 1 and 2 and of each dax node are made, not skipped.
 #  - The firmware's SMBIOS version string ("...+sp-mem") shows that the
@@ -71,20 +71,13 @@ set -uo pipefail
 . "$(dirname "$0")/../../lib/common.sh"
 # shellcheck source=lib/guest.sh
 . "$TOP/lib/guest.sh"
-# shellcheck source=lib/dax.sh
-. "$TOP/lib/dax.sh"
 
 OUT=$BUILD/guest/uefi-sp
 TIMEOUT=300
-FW_CODE=$BUILD/firmware/AAVMF_CODE.fd
-FW_VARS=$BUILD/firmware/AAVMF_VARS.fd
 K61=$BUILD/guest/linux-6.1
 
-# The devices (see Choices); these replace guest-linux-lib.sh's.
-DEVS=(s0 s1)
-SIZE=([s0]=256M [s1]=128M) NODE=([s0]=1 [s1]=2)
-ADDR=([s0]=0x80000000 [s1]=0xa0000000)
-BYTES=([s0]=0x10000000 [s1]=0x8000000)
+# The devices and the patterns (see Choices).
+spmem_layout dax
 RAM_DEV=s1
 ROFF=0x10000 WOFF=0x40000 PLEN=0x10000
 
@@ -93,13 +86,7 @@ ROFF=0x10000 WOFF=0x40000 PLEN=0x10000
 
 guest_begin
 dax_tools
-t0=$(date +%s%N)
-if bash "$TOP/edk2/build.sh" && [ -s "$FW_CODE" ] && [ -s "$FW_VARS" ]; then
-    ok "firmware ${FW_CODE#"$TOP"/} ($(stat -c %s "$FW_CODE") bytes) and AAVMF_VARS.fd, edk2/build.sh took $(since "$t0")s"
-else
-    bad "edk2/build.sh"
-    finish
-fi
+edk2_firmware
 # Our Linux 6.1 with the dax core built in (hmat61dax).
 t0=$(date +%s%N)
 if bash "$TOP/linux/build.sh" 6.1 && [ -s "$K61/Image" ] && [ -s "$K61/config" ]; then
@@ -109,7 +96,7 @@ else
     finish
 fi
 
-k612=${SPMEM_KERNEL_612:-$(kernel_of_release bookworm-backports linux-image-cloud-arm64)}
+k612=${SPMEM_KERNEL_612:-$(kernel_of linux-image-cloud-arm64 bookworm-backports)}
 LINUX_KERNEL_PKG=$k612 linux_kernel NUMA ACPI_NUMA EFI_STUB EFI_SOFT_RESERVE ACPI_HMAT DEV_DAX_HMEM_DEVICES
 KERNEL_612=$KERNEL
 initramfs_for 612 device_dax dax_hmem kmem
@@ -121,18 +108,16 @@ initramfs_for 61 device_dax dax_hmem kmem
 # Our 6.1 (linux/build.sh 6.1): no modules, the guest loads none;
 # its /lib/modules has the index of the built-in drivers (for daxctl).
 INITRAMFS_ROOT=$K61/root initramfs_for 61dax
-dax_spec_arg
+spmem_spec_arg
 
 # boot LABEL KERNEL INITRD MACHINE-OPTS APPEND [QEMU-ARG...]: one boot of
 # our firmware; output in $tmp/out-LABEL.
 boot() {
     local label=$1 kernel=$2 initrd=$3 mopts=$4 append=$5
     shift 5
-    cp "$FW_VARS" "$tmp/vars-$label.fd"
+    uefi_pflash "$tmp/vars-$label.fd"
     echo "--- boot $label: $(basename "$kernel"), -M virt,$mopts, append: $append"
-    boot_guest "$tmp/out-$label" -M "virt,$mopts" "${MACHINE[@]}" \
-        -drive "if=pflash,format=raw,unit=0,file=$FW_CODE,readonly=on" \
-        -drive "if=pflash,format=raw,unit=1,file=$tmp/vars-$label.fd" \
+    boot_guest "$tmp/out-$label" -M "virt,$mopts" "${MACHINE[@]}" "${UEFI_PFLASH[@]}" \
         -kernel "$kernel" -initrd "$initrd" \
         -append "console=ttyAMA0 panic=-1 quiet nokaslr efi=debug rdinit=/init $append" "$@"
     check_exit "$tmp/out-$label"
@@ -140,7 +125,7 @@ boot() {
 }
 
 # --- acpi: 6.12, ACPI ----------------------------------------------------------
-backends
+spmem_backends "$tmp" put_host_pattern
 boot acpi "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=on \
     "acpi=force spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$RAM_DEV spmem-mods=$MODS_612" \
     "${SPMEM_ARGS[@]}"
@@ -160,7 +145,7 @@ check_sp acpi
 check_ram acpi
 
 # --- dt: 6.12, acpi=off ---------------------------------------------------------
-backends
+spmem_backends "$tmp" put_host_pattern
 boot dt "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=off \
     "acpi=off spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$RAM_DEV spmem-mods=$MODS_612" \
     "${SPMEM_ARGS[@]}"
@@ -218,7 +203,7 @@ HMAT=(-numa hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-laten
 # hmat_boot LABEL KERNEL INITRD MODS [APPEND]: boot with -machine hmat=on.
 hmat_boot() {
     local saved=("${MACHINE[@]}")
-    backends
+    spmem_backends "$tmp" put_host_pattern
     MACHINE=("${MACHINE[@]/#node,nodeid=1/node,nodeid=1,initiator=0}")
     MACHINE=("${MACHINE[@]/#node,nodeid=2/node,nodeid=2,initiator=0}")
     boot "$1" "$2" "$3" acpi=on,hmat=on \
@@ -273,11 +258,10 @@ check_ram hmat61dax
 # merged range (EDK2 merges adjacent descriptors of the same type and
 # attributes), and HMAT is what splits it into one dax device per node.
 ADDR[s1]=0x90000000
-specs=("s0:${ADDR[s0]}:${BYTES[s0]}:${NODE[s0]}" "s1:${ADDR[s1]}:${BYTES[s1]}:${NODE[s1]}")
-spmem_arg=$(IFS=,; echo "${specs[*]}")
+spmem_spec_arg
 hmat_boot hmat612 "$KERNEL_612" "$OUT/initrd-612.cpio.gz" "$MODS_612"
 ADJACENT=1 check_sp hmat612
-ADDR[s1]=0xa0000000
+spmem_layout dax
 
 # --- nosp: 6.12, ACPI, no sp-mem ---------------------------------------------------
 boot nosp "$KERNEL_612" "$OUT/initrd-612.cpio.gz" acpi=on \

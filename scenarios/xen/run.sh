@@ -13,13 +13,11 @@
 #  - Xen: boot/xen-V-arm64 of xen-hypervisor-V-arm64:arm64 (4.17 from
 #    bookworm, 4.20 from trixie), started with -kernel (QEMU loads it like
 #    a Linux Image and passes the DTB).
-#    dom0: the same kernel and /init as scripts/guest-linux-dt.sh (the
-#    cloud kernel has XEN_DOM0 and HVC_XEN), loaded with two
-#    -device guest-loader (kernel with its bootargs, initrd), which Xen
-#    finds as multiboot modules under /chosen.
-#  - dom0_mem=256M: Xen maps dom0 1:1 and needs that much contiguous
-#    free RAM; with 1 GiB of RAM, 512M fails ("Failed to allocate
-#    requested dom0 memory").
+#    dom0: the same kernel and /init as linux-dt (the cloud kernel has
+#    XEN_DOM0 and HVC_XEN), loaded with two -device guest-loader (kernel
+#    with its bootargs, initrd), which Xen finds as multiboot modules
+#    under /chosen.  Xen's command line, dom0_mem and its reason
+#    included, and the addresses: xen_args in lib/guest.sh.
 #  - Xen/arm has no NUMA: it ignores numa-node-id and runs one node, so
 #    dom0 has only node0.  A dom0 driver learns the node from the
 #    reserved-memory node's numa-node-id, which Xen copies to dom0; that
@@ -30,32 +28,24 @@
 #    prints "spmem-xen-wait" and waits again; the host then types
 #    Ctrl-a three times until Xen says serial input goes to Xen, 'w'
 #    (dump the console ring), Ctrl-a until input goes to DOM0 and "go"
-#    (xen_typist in scripts/guest-xen-lib.sh).  QEMU's serial is stdio;
-#    its stdin is a FIFO this script writes to.
+#    (xen_typist in lib/guest.sh).  QEMU's serial is stdio; its stdin is
+#    a FIFO this script writes to.
 set -uo pipefail
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/../../lib/common.sh"
 # shellcheck source=lib/guest.sh
 . "$TOP/lib/guest.sh"
-# shellcheck source=lib/xen.sh
-. "$TOP/lib/xen.sh"
 
 GUEST_SRC=$TOP/lib/guest
 OUT=$BUILD/guest/xen
 TIMEOUT=120
-
+spmem_layout words
 
 # --- kernel, busybox, initramfs -------------------------------------------
 guest_begin
 xen_dom0_guest "$GUEST_SRC/init" NUMA OF_NUMA XEN_DOM0 HVC_XEN
-KERNEL_BYTES=$(stat -c %s "$KERNEL")
 
 # --- boot ------------------------------------------------------------------
-# RAM is 0x40000000-0x7fffffff; QEMU puts Xen at 0x40200000 and the DTB
-# at 0x48000000.  dom0's kernel goes to 0x50000000, its initrd to the
-# next 16 MiB boundary after it.
-KADDR=0x50000000
-IADDR=$(printf '0x%x' $(( (KADDR + KERNEL_BYTES + 0xffffff) & ~0xffffff )))
 BOOT_TYPIST=xen_typist
 
 # xen_release V: boot Xen V with and without sp-mem and check.
@@ -65,15 +55,10 @@ xen_release() {
     echo "--- Xen $v ---"
     xen_hypervisor "$v" "$xen_out" || return
     OUT=$BUILD/guest/xen/$v
-    # shellcheck disable=SC2054   # commas inside option values
-    BASEARGS=(-M virt,virtualization=on,gic-version=3 "${MACHINE[@]}"
-              -kernel "$XEN"
-              -append "console=dtuart dtuart=serial0 dom0_mem=256M loglvl=all guest_loglvl=all"
-              -device "guest-loader,addr=$KADDR,kernel=$KERNEL,bootargs=console=hvc0 panic=-1 quiet rdinit=/init"
-              -device "guest-loader,addr=$IADDR,initrd=$INITRD")
+    xen_args "$KERNEL" "$INITRD"
     spmem_backends "$tmp"
 
-    boot_guest "$tmp/out" "${BASEARGS[@]}" "${SPMEM_ARGS[@]}"
+    boot_guest "$tmp/out" "${XEN_ARGS[@]}" "${SPMEM_ARGS[@]}"
     xen_print "$tmp/out"
     grep '^spmem-' "$tmp/out" | grep -v '^spmem-iomem-all' | sed 's/^/  dom0: /'
 
@@ -102,7 +87,7 @@ xen_release() {
     # them, so its MemTotal is lower with sp-mem by about that memmap (64
     # bytes per 4 KiB page of the 128 MiB sparse section that holds the
     # ranges: 2 MiB), never higher.
-    boot_guest "$tmp/out0" "${BASEARGS[@]}" "${NO_SPMEM_DIST[@]}"
+    boot_guest "$tmp/out0" "${XEN_ARGS[@]}" "${NO_SPMEM_DIST[@]}"
     check_memtotal "$tmp/out" "$tmp/out0" 0 "lower by dom0's memmap for the reserved banks Xen adds to its /memory"
     if grep -qx 'spmem-dt-count 0' "$tmp/out0"; then
         ok "without sp-mem: dom0 sees no sp-mem node"
