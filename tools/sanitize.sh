@@ -51,12 +51,12 @@ mapfile -t files < <(grep -lvE 'WARNING: ASan doesn.t fully support makecontext/
                          "$reports"/* 2>/dev/null)
 warned=$(find "$reports" -type f | wc -l)
 if [ ${#files[@]} = 0 ] &&
-        ! grep -qE 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/*.log; then
+        ! grep -qE 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/qtest/*.log; then
     echo "sanitize: 0 sanitizer reports ($warned processes printed only the makecontext warning)"
 else
     echo "sanitize: ${#files[@]} sanitizer reports in ${reports#"$TOP"/}:"
     for f in "${files[@]}"; do head -30 "$f"; done
-    grep -hE -A10 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/*.log | head -40
+    grep -hE -A10 'ERROR: AddressSanitizer|runtime error:' "$BUILD"/test-logs/qtest/*.log | head -40
     rc=1
 fi
 echo "sanitize: finished in $(( $(date +%s) - start ))s"

@@ -23,7 +23,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # mismatches BUILD CASE: "TABLE ACTUAL-AML-FILE" per mismatching table
 mismatches() {
-    local log=$BUILD/test-logs/acpi-baseline${2//\//_}-${1##*/}.log
+    local b=${1#"$TOP"/} log
+    log=$BUILD/test-logs/acpi/${2//\//_}-${b//\//_}.log
     # The test aborts before its own clean-up; its files stay in $tmp.
     (cd "$1" && TMPDIR=$tmp QTEST_QEMU_BINARY=./qemu-system-aarch64 \
         exec tests/qtest/bios-tables-test --tap -k -p "$2") > "$log" 2>&1
@@ -31,7 +32,7 @@ mismatches() {
         "$log" | sort
 }
 
-mkdir -p "$BUILD/test-logs"
+mkdir -p "$BUILD/test-logs/acpi"
 for c in "$@"; do
     p=/aarch64/acpi/virt${c:+/$c}
     ours=$(mismatches "$BUILD" "$p")

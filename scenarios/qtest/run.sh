@@ -21,7 +21,7 @@ fi
 
 export QTEST_QEMU_BINARY=$QEMU
 export MALLOC_PERTURB_=${MALLOC_PERTURB_:-$((RANDOM % 255 + 1))}
-LOGDIR=$BUILD/test-logs
+LOGDIR=$BUILD/test-logs/qtest
 mkdir -p "$LOGDIR"
 # Like "meson test": from the build directory, where tests/data and
 # pc-bios/ are found.
