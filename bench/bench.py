@@ -9,36 +9,32 @@ BENCH is any of: startup memory fwtables guest migration migmodes.  Every sample
 is appended to RAW.jsonl as one JSON object; bench/report.py turns the
 file into medians, ratios and the table of docs/performance.md.
 
-Machines are started with a QMP socket on which *we* listen (QEMU
-connects to it as a client, -chardev socket,server=off), so no polling:
-select() tells when the greeting and the qmp_capabilities answer arrive.
-The serial line is QEMU's stdout (a pipe): its first byte is the guest's
-first instruction (bench/fw/firstbyte.S writes it first thing).
+Machines (lib/spmem.py's VM) are started with a QMP socket on which
+*we* listen (QEMU connects to it as a client, -chardev socket,server=off),
+so no polling: select() tells when the greeting and the qmp_capabilities
+answer arrive.  The serial line is QEMU's stdout (a pipe): its first byte
+is the guest's first instruction (bench/fw/firstbyte.S writes it first
+thing).
 """
 import argparse
 import json
 import os
 import random
 import re
-import select
 import shlex
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-GiB = 1 << 30
-MiB = 1 << 20
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "lib"))
+import spmem                            # noqa: E402  (lib/spmem.py: VM)
+from spmem import GiB, MiB, now_ns      # noqa: E402
+
 ARGS = None
 WORK = None
-
-
-def now_ns():
-    return time.monotonic_ns()
 
 
 def loadavg():
@@ -94,147 +90,16 @@ def machine_args(kind, ndev, size, backend="ram", prealloc=False, fw=True,
     return args
 
 
-class Machine:
-    """One QEMU process: QMP through a socket we listen on, serial on stdout."""
+def machine(args, name="vm", prefix=()):
+    """One QEMU process (spmem.VM, not started): QMP through a socket we
+    listen on, serial on stdout.  PREFIX runs QEMU under perf."""
+    return spmem.VM(ARGS.qemu, args, WORK, name, qmp="client", serial="pipe",
+                    prefix=prefix, connect=False)
 
-    def _listen(self, name):
-        """The QMP socket NAME's QEMU connects to (server=off)."""
-        self.sock_path = os.path.join(WORK, "%s-%d.qmp" % (name, os.getpid()))
-        if os.path.exists(self.sock_path):
-            os.unlink(self.sock_path)
-        self.lsock = socket.socket(socket.AF_UNIX)
-        self.lsock.bind(self.sock_path)
-        self.lsock.listen(1)
 
-    def __init__(self, args, name="vm", prefix=(), serial=True):
-        self._listen(name)
-        self.err_path = os.path.join(WORK, name + ".stderr")
-        cmd = list(prefix) + [ARGS.qemu] + list(args) + [
-            "-chardev", "socket,id=qmp0,path=%s,server=off" % self.sock_path,
-            "-mon", "chardev=qmp0,mode=control",
-            "-serial", "stdio" if serial else "none"]
-        self.cmdline = cmd
-        self.t_exec = now_ns()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE,
-                                     stderr=open(self.err_path, "w"))
-        self.conn = None
-        self.rbuf = b""
-        self.serial = b""
-        self.t = {}
-
-    def _readline(self, timeout):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.rbuf:
-            rl = [self.conn, self.proc.stdout]
-            r, _, _ = select.select(rl, [], [], max(0, deadline - time.monotonic()))
-            if not r:
-                raise TimeoutError("QMP timeout")
-            if self.proc.stdout in r:
-                self._read_serial()
-            if self.conn in r:
-                d = self.conn.recv(65536)
-                if not d:
-                    raise EOFError("QMP closed: " + self.stderr())
-                self.rbuf += d
-        line, self.rbuf = self.rbuf.split(b"\n", 1)
-        return json.loads(line)
-
-    def _read_serial(self):
-        d = os.read(self.proc.stdout.fileno(), 65536)
-        if d and "first_byte" not in self.t:
-            self.t["first_byte"] = now_ns()
-        self.serial += d
-        return d
-
-    def start(self, timeout=60, want_serial=True):
-        """Wait for the QMP greeting, qmp_capabilities and (want_serial)
-        the first serial byte, whichever order they come in."""
-        deadline = time.monotonic() + timeout
-        stage = "accept"
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("start: " + stage)
-            if stage == "done" and (not want_serial or "first_byte" in self.t):
-                return self
-            rl = [self.proc.stdout]
-            rl.append(self.lsock if stage == "accept" else self.conn)
-            r, _, _ = select.select(rl, [], [], min(left, 0.5))
-            if not r and self.proc.poll() is not None:
-                raise RuntimeError("QEMU exited %d: %s"
-                                   % (self.proc.returncode, self.stderr()))
-            if self.proc.stdout in r:
-                if not self._read_serial() and self.proc.poll() is not None:
-                    raise RuntimeError("QEMU exited: " + self.stderr())
-            if stage == "accept" and self.lsock in r:
-                self.conn, _ = self.lsock.accept()
-                self.t["connect"] = now_ns()
-                stage = "greeting"
-            elif stage in ("greeting", "caps") and self.conn in r:
-                d = self.conn.recv(65536)
-                if not d:
-                    raise EOFError("QMP closed: " + self.stderr())
-                self.rbuf += d
-                while b"\n" in self.rbuf:
-                    line, self.rbuf = self.rbuf.split(b"\n", 1)
-                    msg = json.loads(line)
-                    if stage == "greeting" and "QMP" in msg:
-                        self.t["greeting"] = now_ns()
-                        self.conn.sendall(b'{"execute":"qmp_capabilities"}\n')
-                        stage = "caps"
-                    elif stage == "caps" and "return" in msg:
-                        self.t["qmp_ready"] = now_ns()
-                        stage = "done"
-
-    def ms(self, key):
-        return (self.t[key] - self.t_exec) / 1e6
-
-    def cmd(self, name, timeout=60, **arguments):
-        msg = {"execute": name}
-        if arguments:
-            msg["arguments"] = arguments
-        self.conn.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            r = self._readline(timeout)
-            if "event" in r:
-                continue
-            if "error" in r:
-                raise RuntimeError("%s: %s" % (name, r["error"]["desc"]))
-            return r["return"]
-
-    def status(self):
-        """VmRSS and friends from /proc/PID/status, in KiB."""
-        out = {}
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmSize"):
-                    out[k] = int(v.split()[0])
-        return out
-
-    def stderr(self):
-        try:
-            return open(self.err_path).read().strip()
-        except OSError:
-            return ""
-
-    def quit(self):
-        try:
-            if self.conn:
-                self.cmd("quit", timeout=10)
-        except (OSError, EOFError, TimeoutError, RuntimeError, ValueError):
-            pass
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for s in (self.conn, self.lsock):
-            if s:
-                s.close()
-        if os.path.exists(self.sock_path):
-            os.unlink(self.sock_path)
+def start(m, want_serial=True):
+    """M's QMP up (and its first serial byte, WANT_SERIAL): M."""
+    return m.connect(timeout=60, want_serial=want_serial)
 
 
 def alternate(kinds, rep):
@@ -246,9 +111,9 @@ def run_and_record(args, tag, rep, measure):
     """Start a machine with ARGS, record measure(machine) with the
     repetition, the load average and (in repetition 0) the command line;
     the machine is quit whatever happens."""
-    m = Machine(args, tag)
+    m = machine(args, tag)
     try:
-        m.start()
+        start(m)
         rec = measure(m)
         rec["rep"] = rep
         rec["load"] = loadavg()
@@ -269,7 +134,7 @@ def bench_startup():
     log("startup: %d configurations x sp-mem/pc-dimm x %d repetitions"
         % (len(configs), reps))
     # One warm-up start so that the binary and libraries are in the cache.
-    Machine(machine_args("none", 0, GiB), "warm").start().quit()
+    start(machine(machine_args("none", 0, GiB), "warm")).quit()
     for rep in range(reps):
         order = configs[:]
         random.Random(rep).shuffle(order)
@@ -299,9 +164,9 @@ def bench_memory():
         for prealloc, size in cases:
             for kind in alternate(kinds, rep):
                 def rss(m):
-                    after_start = m.status()
+                    after_start = m.proc_status()
                     time.sleep(0.5)
-                    later = m.status()
+                    later = m.proc_status()
                     return {"bench": "memory", "kind": kind, "size": size,
                             "prealloc": prealloc,
                             "qmp_ready_ms": round(m.ms("qmp_ready"), 3),
@@ -365,11 +230,11 @@ LAST_CMDLINE = []
 
 def traced_run(kind, n, size=GiB):
     data = os.path.join(WORK, "perf.data")
-    m = Machine(machine_args(kind, n, size, maxmem_devs=32 if n else 0), "fw",
+    m = machine(machine_args(kind, n, size, maxmem_devs=32 if n else 0), "fw",
                 prefix=["perf", "record", "-q", "-o", data, "-e", GROUP + ":*"])
     LAST_CMDLINE[:] = m.cmdline
     try:
-        m.start()
+        start(m)
     finally:
         m.quit()
     out = subprocess.run(["perf", "script", "-i", data, "--ns", "-F",
@@ -509,37 +374,27 @@ def bench_migration():
             uri = "unix:" + os.path.join(WORK, "mig.sock")
             if os.path.exists(uri[5:]):
                 os.unlink(uri[5:])
-            src = Machine(machine_args(kind, 1, size, backend=src_backend), "msrc")
-            dst = Machine(machine_args(kind, 1, size, backend=dst_backend)
+            src = machine(machine_args(kind, 1, size, backend=src_backend), "msrc")
+            dst = machine(machine_args(kind, 1, size, backend=dst_backend)
                           + ["-incoming", uri], "mdst")
             try:
-                src.start()
-                dst.start(want_serial=False)
+                start(src)
+                start(dst, want_serial=False)
                 for m in (src, dst):
-                    m.cmd("migrate-set-parameters", **{"max-bandwidth": 100 * GiB})
-                t0 = now_ns()
-                src.cmd("migrate", uri=uri)
-                while True:
-                    info = src.cmd("query-migrate")
-                    if info.get("status") in ("completed", "failed", "cancelled"):
-                        break
-                    time.sleep(0.01)
+                    m.params(max_bandwidth=100 * GiB)
+                t0 = src.migrate(uri=uri)
+                info = src.wait_migration(timeout=600, poll=0.01)
                 wall = (now_ns() - t0) / 1e6
                 if info["status"] != "completed":
                     raise RuntimeError("migration %s: %s" % (info["status"], info))
                 # Wait for the destination to run, then check the content.
-                deadline = time.monotonic() + 30
-                while dst.cmd("query-status")["status"] != "running":
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("destination not running")
-                    time.sleep(0.01)
-                wall_dst = (now_ns() - t0) / 1e6
-                addr = [d["data"]["addr"] for d in dst.cmd("query-memory-devices")][0]
+                wall_dst = (wait_running(dst, timeout=30, poll=0.01) - t0) / 1e6
+                addr = [d["data"]["addr"] for d in dst.call("query-memory-devices")][0]
                 same = True
                 with open(content, "rb") as f:
                     for off in (0, size // 2, size - 4096):
                         p = os.path.join(WORK, "page.bin")
-                        dst.cmd("pmemsave", val=addr + off, size=4096, filename=p)
+                        dst.call("pmemsave", val=addr + off, size=4096, filename=p)
                         f.seek(off)
                         same &= open(p, "rb").read() == f.read(4096)
                 ram = info.get("ram", {})
@@ -593,39 +448,11 @@ def mm_args(mode, kind, size):
     return args
 
 
-class Listener(Machine):
-    """The QMP socket of a process we did not spawn (cpr-exec's new QEMU,
-    which is the old process after exec)."""
-
-    def __init__(self, proc, name, old):
-        self._listen(name)
-        self.err_path = old.err_path
-        self.proc = proc
-        self.conn = None
-        self.rbuf = b""
-        self.serial = b""
-        self.t = {}
-        self.t_exec = now_ns()
-
-
-def wait_mig(m, final=("completed", "failed", "cancelled"), timeout=600):
-    deadline = time.monotonic() + timeout
-    while True:
-        info = m.cmd("query-migrate")
-        if info.get("status") in final:
-            return info
-        if time.monotonic() > deadline:
-            raise RuntimeError("migration still %s" % info.get("status"))
-        time.sleep(0.005)
-
-
-def wait_running(m, timeout=600):
-    deadline = time.monotonic() + timeout
-    while m.cmd("query-status")["status"] != "running":
-        if time.monotonic() > deadline:
-            raise RuntimeError("destination not running: %s"
-                               % m.cmd("query-status")["status"])
-        time.sleep(0.005)
+def wait_running(m, timeout=600, poll=0.005):
+    """Until M runs: the time it was seen running."""
+    status = m.wait_status(("running",), timeout, poll)
+    if status != "running":
+        raise RuntimeError("destination not running: %s" % status)
     return now_ns()
 
 
@@ -649,38 +476,35 @@ def migrate_mode(mode, kind, size):
 
     def setup(m):
         if caps:
-            m.cmd("migrate-set-capabilities", capabilities=[
-                {"capability": c, "state": True} for c in caps])
-        m.cmd("migrate-set-parameters", **params)
+            m.caps(**{c: True for c in caps})
+        m.params(**params)
 
-    src = Machine(args, "mmsrc")
+    src = machine(args, "mmsrc")
     dst = None
     rec = {"bench": "migmodes", "mode": mode, "kind": kind, "size": size}
     try:
-        src.start()
+        start(src)
         if mode in ("precopy", "multifd", "postcopy", "ignore-shared"):
-            dst = Machine(args + ["-incoming", "defer"], "mmdst")
-            dst.start(want_serial=False)
+            dst = machine(args + ["-incoming", "defer"], "mmdst")
+            start(dst, want_serial=False)
             setup(src)
             setup(dst)
-            dst.cmd("migrate-incoming", uri="unix:" + sock)
-            t0 = now_ns()
-            src.cmd("migrate", uri="unix:" + sock)
+            dst.call("migrate-incoming", uri="unix:" + sock)
+            t0 = src.migrate(uri="unix:" + sock)
             if mode == "postcopy":
-                src.cmd("migrate-start-postcopy")
-            info = wait_mig(src)
+                src.call("migrate-start-postcopy")
+            info = src.wait_migration(timeout=600, poll=0.005)
             t_run = wait_running(dst)
         elif mode in ("mapped-ram", "cpr-reboot"):
             setup(src)
-            t0 = now_ns()
-            src.cmd("migrate", uri="file:" + state)
-            info = wait_mig(src)
+            t0 = src.migrate(uri="file:" + state)
+            info = src.wait_migration(timeout=600, poll=0.005)
             t_saved = now_ns()
             src.quit()
-            dst = Machine(args + ["-incoming", "defer"], "mmdst")
-            dst.start(want_serial=False)
+            dst = machine(args + ["-incoming", "defer"], "mmdst")
+            start(dst, want_serial=False)
             setup(dst)
-            dst.cmd("migrate-incoming", uri="file:" + state)
+            dst.call("migrate-incoming", uri="file:" + state)
             t_run = wait_running(dst)
             rec["restore_ms"] = round((t_run - t_saved) / 1e6, 1)
             rec["state_bytes"] = os.path.getsize(state)
@@ -689,14 +513,14 @@ def migrate_mode(mode, kind, size):
             cpr = os.path.join(WORK, "cpr.sock")
             if os.path.exists(cpr):
                 os.unlink(cpr)
-            dst = Machine(args + ["-incoming", "unix:" + sock, "-incoming", json.dumps(
+            dst = machine(args + ["-incoming", "unix:" + sock, "-incoming", json.dumps(
                 {"channel-type": "cpr", "addr": {"transport": "socket",
                                                  "type": "unix", "path": cpr}})],
                 "mmdst")
             deadline = time.monotonic() + 30
             while not os.path.exists(cpr):
                 if time.monotonic() > deadline or dst.proc.poll() is not None:
-                    raise RuntimeError("cpr-transfer destination: " + dst.stderr())
+                    raise RuntimeError("cpr-transfer destination: " + dst.err())
                 time.sleep(0.005)
             setup(src)
             channels = [
@@ -704,35 +528,23 @@ def migrate_mode(mode, kind, size):
                                                   "type": "unix", "path": sock}},
                 {"channel-type": "cpr", "addr": {"transport": "socket",
                                                  "type": "unix", "path": cpr}}]
-            # The socket file exists from bind(), a moment before listen().
-            while True:
-                t0 = now_ns()
-                try:
-                    src.cmd("migrate", channels=channels)
-                    break
-                except RuntimeError as e:
-                    if "Connection refused" not in str(e) or \
-                            time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.01)
-            info = wait_mig(src)
-            dst.start(want_serial=False)
+            # migrate() retries while the socket file exists but nobody
+            # listens yet (bind() before listen()); t0 is the accepted try.
+            t0 = src.migrate(channels=channels)
+            info = src.wait_migration(timeout=600, poll=0.005)
+            start(dst, want_serial=False)
             t_run = wait_running(dst)
         elif mode == "cpr-exec":
-            dst = Listener(src.proc, "mmnew", src)
-            new = [a if not a.startswith("socket,id=qmp0,") else
-                   "socket,id=qmp0,path=%s,server=off" % dst.sock_path
-                   for a in src.cmdline]
-            dst.cmdline = new + ["-incoming", "file:" + state]
+            # The new QEMU is the old process after exec: a QMP socket of
+            # its own, which we listen on before it connects.
+            dst = spmem.VM.for_exec(src, "mmnew", args + ["-incoming", "file:" + state])
             setup(src)
-            src.cmd("migrate-set-parameters", **{"cpr-exec-command": dst.cmdline})
+            src.params(cpr_exec_command=dst.args)
             t0 = now_ns()
-            src.conn.sendall(json.dumps({"execute": "migrate", "arguments": {
-                "uri": "file:" + state}}).encode() + b"\n")
-            dst.start(want_serial=False)
+            src.send("migrate", uri="file:" + state)
+            start(dst, want_serial=False)
             t_run = wait_running(dst)
-            src.conn.close()
-            src.conn = None
+            src.disconnect()
             info = {"status": "completed"}
             rec["same_pid"] = dst.proc.pid == src.proc.pid
         if info.get("status") != "completed":
@@ -752,7 +564,7 @@ def migrate_mode(mode, kind, size):
         else:
             rec["downtime_ms"] = round(total, 1)
         # The destination holds the device where the source had it.
-        devs = dst.cmd("query-memory-devices")
+        devs = dst.call("query-memory-devices")
         rec["device_ok"] = (len(devs) == 1 and devs[0]["data"]["size"] == size
                             and devs[0]["type"] == ("sp-mem" if kind == "sp-mem"
                                                     else "dimm"))
@@ -760,7 +572,7 @@ def migrate_mode(mode, kind, size):
         rec["cmdline_dst"] = shlex.join(dst.cmdline)
     finally:
         if dst is not None and dst.proc is src.proc:
-            src.conn = None         # the old QEMU's socket went with exec
+            src.disconnect()        # the old QEMU's socket went with exec
             dst.quit()
             src.quit()
         else:

@@ -33,14 +33,11 @@ GUEST_BUILD=$BUILD/guest
 ELF=$GUEST_BUILD/sp-mem-guest.elf
 TIMEOUT=60
 
-# The devices: id, size, NUMA node, and where QEMU places them (the
-# device-memory region starts at 0x80000000 above 1 GiB of RAM, and
-# devices are placed in order).
-DEVS=(s0 s1)
-declare -A SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
-declare -A ADDR=([s0]=0x80000000 [s1]=0x84000000)
-declare -A BYTES=([s0]=0x4000000 [s1]=0x2000000)
-
+# The devices: those of the Linux word guests (spmem_layout words in
+# lib/guest.sh): id, size, NUMA node, and where QEMU places them.
+# shellcheck source=lib/guest.sh
+. "$TOP/lib/guest.sh"
+spmem_layout words
 
 # --- build -------------------------------------------------------------
 guest_begin
@@ -59,56 +56,23 @@ if warn=$(dtc -I dts -O dtb -o "$GUEST_BUILD/sp-mem-example.dtb" \
 else
     bad "dtc dts/sp-mem-example.dts: $warn"
 fi
-if dt-mk-schema -j -o "$GUEST_BUILD/schema.json" \
-        "$TOP/docs/devicetree/bindings" > "$GUEST_BUILD/schema.log" 2>&1; then
+if dt_schema "$GUEST_BUILD/schema.json"; then
     out=$(dt-validate -s "$GUEST_BUILD/schema.json" \
               "$GUEST_BUILD/sp-mem-example.dtb" 2>&1)
-    matched=$(dt-validate -M -s "$GUEST_BUILD/schema.json" \
-                  "$GUEST_BUILD/sp-mem-example.dtb" 2>&1 |
-              grep -A1 '/reserved-memory/sp-mem@.*: matched on schema' |
-              grep -c 'reserved-memory/qemu,sp-mem.yaml#')
+    matched=$(dt_matched "$GUEST_BUILD/schema.json" "$GUEST_BUILD/sp-mem-example.dtb")
     if [ -z "$out" ] && [ "$matched" = 2 ]; then
         ok "dt-validate: example clean, 2 sp-mem nodes matched by the binding"
     else
         bad "dt-validate example: $matched of 2 matched: $out"
     fi
-else
-    bad "dt-mk-schema: $(cat "$GUEST_BUILD/schema.log")"
 fi
 
 # --- host side of the patterns ------------------------------------------
-# pattern.py fill-host FILE BASE SIZE NODE: write H into the host block.
-# pattern.py check-guest|check-host FILE BASE SIZE NODE OFFSET: check the
+# lib/spmem.py, the patterns' one definition (G and H above):
+# pattern fill-host FILE BASE SIZE NODE: write H into the host block.
+# pattern check-guest|check-host FILE BASE SIZE NODE OFFSET: check the
 # 4 KiB block at OFFSET for G or H, print the first mismatch, exit 1.
-cat > "$tmp/pattern.py" <<'EOF'
-import struct, sys
-
-M = (1 << 64) - 1
-G = lambda a, node: ((a * 0x9e3779b97f4a7c15) & M) ^ 0x53504d454d000000 ^ node
-H = lambda a, node: ((a * 0xc2b2ae3d27d4eb4f) & M) ^ 0x484f53542d4d454d
-BLOCK = 4096
-
-mode, path = sys.argv[1], sys.argv[2]
-base, size, node = (int(x, 0) for x in sys.argv[3:6])
-if mode == "fill-host":
-    off = size - 2 * BLOCK
-    with open(path, "r+b") as f:
-        f.seek(off)
-        f.write(struct.pack("<512Q", *(H(base + off + 8 * i, node)
-                                       for i in range(512))))
-    sys.exit(0)
-fn = G if mode == "check-guest" else H
-off = int(sys.argv[6], 0)
-with open(path, "rb") as f:
-    f.seek(off)
-    words = struct.unpack("<512Q", f.read(BLOCK))
-for i, v in enumerate(words):
-    want = fn(base + off + 8 * i, node)
-    if v != want:
-        print("offset 0x%x: 0x%016x, want 0x%016x" % (off + 8 * i, v, want))
-        sys.exit(1)
-EOF
-pattern() { python3 "$tmp/pattern.py" "$@"; }
+pattern() { python3 "$TOP/lib/spmem.py" "$@"; }
 
 # --- boot ----------------------------------------------------------------
 # shellcheck disable=SC2054   # commas inside option values
@@ -163,15 +127,11 @@ expect_dev() {
     fi
 }
 
-# 1. two sp-mem devices on file backends that the host pre-filled.
-args=()
-for d in "${DEVS[@]}"; do
-    truncate -s "${SIZE[$d]}" "$tmp/$d"
-    pattern fill-host "$tmp/$d" "${ADDR[$d]}" "${BYTES[$d]}" "${NODE[$d]}"
-    args+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$tmp/$d,share=on"
-           -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
-done
-boot two "${args[@]}"
+# 1. two sp-mem devices on file backends that the host pre-filled
+#    (spmem_backends' FILL FILE DEV: the host block).
+fill_host() { pattern fill-host "$1" "${ADDR[$2]}" "${BYTES[$2]}" "${NODE[$2]}"; }
+spmem_backends "$tmp" fill_host
+boot two "${SPMEM_ARGS[@]}"
 exited two "boot with 2 sp-mem devices"
 for d in "${DEVS[@]}"; do
     expect_dev two "$d" "nomem-overlap=ok host-pattern=ok pattern=ok"
@@ -212,19 +172,15 @@ else
 fi
 
 # 3. negative: one word of s1's host block changed; the guest must notice.
-d=s1
-truncate -s "${SIZE[$d]}" "$tmp/bad"
-pattern fill-host "$tmp/bad" "${ADDR[$d]}" "${BYTES[$d]}" "${NODE[$d]}"
-printf 'XXXXXXXX' | dd of="$tmp/bad" bs=1 seek=$((BYTES[$d] - 8192 + 2048)) \
-    conv=notrunc status=none
-args=()
-for d in "${DEVS[@]}"; do
-    f=$tmp/$d
-    [ "$d" = s1 ] && f=$tmp/bad
-    args+=(-object "memory-backend-file,id=h$d,size=${SIZE[$d]},mem-path=$f,share=on"
-           -device "sp-mem,id=$d,memdev=h$d,node=${NODE[$d]}")
-done
-boot corrupt "${args[@]}"
+#    Fresh backends: s0's as in 1., s1's with the changed word.
+fill_corrupt() {
+    fill_host "$@"
+    [ "$2" = s1 ] || return 0
+    printf 'XXXXXXXX' | dd of="$1" bs=1 seek=$((BYTES[s1] - 8192 + 2048)) \
+        conv=notrunc status=none
+}
+spmem_backends "$tmp" fill_corrupt
+boot corrupt "${SPMEM_ARGS[@]}"
 exited corrupt "boot with a corrupted host block"
 expect_dev corrupt s0 "nomem-overlap=ok host-pattern=ok pattern=ok"
 expect_dev corrupt s1 "nomem-overlap=ok host-pattern=FAIL pattern=ok"

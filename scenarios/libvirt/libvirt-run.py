@@ -1,18 +1,17 @@
 #!/usr/bin/env python3
-"""Helpers of scripts/guest-libvirt.sh (sp-mem under libvirt).
+"""Helpers of scenarios/libvirt/run.sh (sp-mem under libvirt).
 
 usage: libvirt-run.py COMMAND ARG...
 
   fill-host FILE BASE SIZE NODE
         write the host pattern H into the host block of a backend file
-        (offset SIZE - 8 KiB, 4 KiB long), the rule of
-        scripts/guest-baremetal.sh.
+        (offset SIZE - 8 KiB, 4 KiB long): lib/spmem.py's fill_host().
   check-writer FILE BASE SIZE NODE GEN_MAX [STRIDE]
         FILE (a backend file or a pmemsave dump of the range at BASE)
-        holds the writer's pattern of scripts/test-migration.py
-        (pattern_ok(): every word G + g or G + g - 1, one generation
-        being written, g <= GEN_MAX) outside the host block, and the
-        host block still holds H.  STRIDE 0 (default) checks every word;
+        holds the writer's pattern (lib/spmem.py's pattern_ok(): every
+        word G + g or G + g - 1, one generation being written,
+        g <= GEN_MAX) outside the host block, and the host block still
+        holds H.  STRIDE 0 (default) checks every word;
         STRIDE N checks the first and last 4 KiB and one 4 KiB block
         every N bytes (a sample: pattern_ok() in pure Python takes about
         0.2 s per MiB).
@@ -31,36 +30,20 @@ usage: libvirt-run.py COMMAND ARG...
 
 Exit status 0 when the check holds, 1 (with a message) when not.
 """
-import importlib.util
 import json
 import os
 import shlex
-import struct
 import sys
 import xml.etree.ElementTree as ET
 
-# The pattern rules and their checker are test-migration.py's.
-_spec = importlib.util.spec_from_file_location(
-    "test_migration", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                   "..", "migration", "run.py"))
-tm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tm)
-
-HOST_MUL = 0xc2b2ae3d27d4eb4f          # scripts/guest-baremetal.sh, H(A)
-HOST_SEED = 0x484f53542d4d454d
-BLOCK = 4096
-
-
-def host_words(addr):
-    return [((a * HOST_MUL) & tm.MASK) ^ HOST_SEED
-            for a in range(addr, addr + BLOCK, 8)]
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "lib"))
+import spmem                # noqa: E402  (lib/spmem.py: the patterns)
+from spmem import BLOCK     # noqa: E402
 
 
 def fill_host(path, base, size, node):
-    off = size - tm.HOST_BLOCK
-    with open(path, "r+b") as f:
-        f.seek(off)
-        f.write(struct.pack("<512Q", *host_words(base + off)))
+    spmem.fill_host(path, base, size)
     return 0
 
 
@@ -70,13 +53,13 @@ def check_writer(path, base, size, node, gen_max, stride=0):
     if len(data) != size:
         print("%s: %d bytes, want %d" % (path, len(data), size))
         return 1
-    hb = size - tm.HOST_BLOCK
-    if list(struct.unpack_from("<512Q", data, hb)) != host_words(base + hb):
+    hb = size - spmem.HOST_BLOCK
+    if spmem.block_mismatch(data[hb:hb + BLOCK], hb, base, node, spmem.host_word):
         print("%s: host block at offset 0x%x is not the host pattern"
               % (path, hb))
         return 1
     if stride == 0:
-        r = tm.pattern_ok(data, base, node, size, False, gen_max)
+        r = spmem.pattern_ok(data, base, node, size, False, gen_max)
         what = "all 0x%x bytes" % size
     else:
         # pattern_ok() per sampled block, with a size that puts its host
@@ -86,8 +69,8 @@ def check_writer(path, base, size, node, gen_max, stride=0):
         gens = set()
         r = None
         for o in offs:
-            p = tm.pattern_ok(data[o:o + BLOCK], base + o, node, 1 << 62,
-                              False, gen_max)
+            p = spmem.pattern_ok(data[o:o + BLOCK], base + o, node, 1 << 62,
+                                 False, gen_max)
             if not p.startswith("generation"):
                 r = p
                 break
@@ -197,7 +180,7 @@ def spmem_xml(path):
 
 
 def free_port():
-    print(tm.free_port())
+    print(spmem.free_port())
     return 0
 
 

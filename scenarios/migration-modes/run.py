@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Migration of sp-mem in every mode QEMU 10.2 offers an aarch64 virt guest.
 
-usage: test-migration-modes.py QEMU GUEST_ELF WORKDIR [MODE...]
+usage: run.py QEMU GUEST_ELF WORKDIR [MODE...]
 
 MODE is any of (default: all): multifd postcopy mapped-ram ignore-shared
 cpr-transfer cpr-exec cpr-reboot.  Plain precopy (to a file and live over
-TCP) is scripts/test-migration.py.
+TCP) is scenarios/migration/run.py.
 
-Every mode migrates the bare-metal writer guest (guest/baremetal,
--append sp-mem-writer) with two sp-mem devices on NUMA nodes 1 and 2 and
-ordinary RAM on node 0, each with the backends a user would pick for it:
+Every mode migrates the bare-metal writer guest (scenarios/baremetal/
+guest, -append sp-mem-writer) with two sp-mem devices on NUMA nodes 1
+and 2 and ordinary RAM on node 0, each with the backends a user would
+pick for it:
 
   multifd        live over TCP, 2 channels          ram, memfd
   postcopy       live over TCP, switched to postcopy while the guest
@@ -45,25 +46,20 @@ Prints one "ok"/"FAIL" line per check, and last
 "migration-modes: N passed, N failed" (scripts/check.py reads it).
 """
 import array
-import importlib.util
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-_spec = importlib.util.spec_from_file_location(
-    "test_migration", os.path.join(HERE, "..", "migration", "run.py"))
-tm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tm)
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "lib"))
+import spmem                        # noqa: E402  (lib/spmem.py)
+from spmem import MiB, ok, bad, check   # noqa: E402
 
 MODES = ["multifd", "postcopy", "mapped-ram", "ignore-shared",
          "cpr-transfer", "cpr-exec", "cpr-reboot"]
 
-MiB = 1 << 20
 # Backends per mode: RAM (node 0), s0 (node 1), s1 (node 2).
 BACKENDS = {
     "multifd": ("ram", "ram", "memfd"),
@@ -82,120 +78,44 @@ CPR = ("cpr-transfer", "cpr-exec", "cpr-reboot")
 IN_PLACE = ("ignore-shared", "cpr-transfer", "cpr-exec", "cpr-reboot")
 
 bytes_compared = 0
-# The pass/fail counters (tm.passed, tm.failed) and how a check is
-# reported are test-migration.py's.
-ok, bad = tm.ok, tm.bad
-
-
-def check(cond, good, fail):
-    if cond:
-        ok(good)
-    else:
-        bad(fail)
-    return cond
 
 
 def machine_args(work, mode, name, devs=None, fresh=True):
-    """The command line of one emulator of MODE.  DEVS overrides the
-    devices: (id, size, node, addr or None).  Files of a mode that keeps
-    memory in place are shared by all its processes; FRESH creates them."""
+    """The machine of one emulator of MODE (spmem.VM adds QMP and the
+    serial file).  DEVS overrides the devices: (id, size, node, addr or
+    None).  Files of a mode that keeps memory in place are shared by all
+    its processes; FRESH creates them."""
     ram, b0, b1 = BACKENDS[mode]
     if devs is None:
         devs = [("s0", SIZES["s0"], NODES["s0"], None),
                 ("s1", SIZES["s1"], NODES["s1"], None)]
-    serial = os.path.join(work, name + ".serial")
-    qmp = os.path.join(work, name + ".qmp")
-    for p in (serial, qmp):
-        if os.path.exists(p):
-            os.unlink(p)
     machine = "virt"
     if mode in ("cpr-transfer", "cpr-exec"):
         machine += ",aux-ram-share=on"
-    args = [QEMU, "-M", machine, "-cpu", "cortex-a57",
-            "-m", "%dM,maxmem=1G" % (RAM_SIZE // MiB), "-nodefaults",
-            "-display", "none", "-serial", "file:" + serial,
-            "-monitor", "none", "-qmp", "unix:%s,server=on,wait=off" % qmp,
-            "-object", backend(work, mode, name, "ram0", ram, RAM_SIZE, fresh),
-            "-numa", "node,nodeid=0,memdev=ram0",
-            "-numa", "node,nodeid=1", "-numa", "node,nodeid=2",
-            "-kernel", GUEST, "-append", "sp-mem-writer"]
-    for (dev, size, node, addr), typ in zip(devs, (b0, b1)):
-        args += ["-object", backend(work, mode, name, "h" + dev, typ, size, fresh),
-                 "-device", "sp-mem,id=%s,memdev=h%s,node=%d%s"
-                 % (dev, dev, node, ",addr=%s" % addr if addr else "")]
-    return args, serial, qmp
+    return spmem.writer_args(
+        GUEST, "%dM,maxmem=1G" % (RAM_SIZE // MiB),
+        backend(work, mode, name, "ram0", ram, RAM_SIZE, fresh),
+        [(dev, backend(work, mode, name, "h" + dev, typ, size, fresh), node, addr)
+         for (dev, size, node, addr), typ in zip(devs, (b0, b1))], machine)
 
 
 def backend(work, mode, name, bid, typ, size, fresh):
-    s = "memory-backend-%s,id=%s,size=%d" % (typ, bid, size)
-    if typ == "file":
-        owner = mode if mode in IN_PLACE else name
-        path = os.path.join(work, "%s-%s-%d.mem" % (owner, bid, size))
-        if fresh or not os.path.exists(path):
-            with open(path, "wb") as f:
-                f.truncate(size)
-        s += ",mem-path=%s,share=on" % path
-    return s
+    owner = mode if mode in IN_PLACE else name
+    return spmem.backend(typ, bid, size, os.path.join(
+        work, "%s-%s-%d.mem" % (owner, bid, size)), fresh)
 
 
-class VM(tm.VM):
-    """An emulator of one mode (tm.VM's methods, our command line)."""
+def emulator(work, mode, name, extra=(), devs=None, fresh=True, connect=True):
+    """An emulator of MODE (spmem.VM): the machine, then EXTRA."""
+    return spmem.VM(QEMU, machine_args(work, mode, name, devs, fresh) + list(extra),
+                    work, name, connect=connect)
 
-    def __init__(self, work, mode, name, extra=(), devs=None, fresh=True,
-                 connect=True):
-        self.name = name
-        self.args, self.serial, self.qmp_path = machine_args(
-            work, mode, name, devs, fresh)
-        self.args += list(extra)
-        self.stderr = os.path.join(work, name + ".stderr")
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(self.stderr, "w"))
-        self.qmp = None
-        if connect:
-            self.connect()
 
-    def connect(self, timeout=30):
-        try:
-            self.qmp = tm.QMP(self.qmp_path, timeout)
-        except (OSError, EOFError, ValueError):
-            self.qmp = None         # it may have exited: callers check
-        return self.qmp
-
-    def ram_stats(self):
-        return self.qmp.cmd("query-migrate")["return"]
-
-    def caps(self, **caps):
-        r = self.qmp.cmd("migrate-set-capabilities", capabilities=[
-            {"capability": k.replace("_", "-"), "state": v} for k, v in caps.items()])
-        if "error" in r:
-            raise RuntimeError("%s: migrate-set-capabilities %s: %s"
-                               % (self.name, caps, r["error"]["desc"]))
-
-    def params(self, **p):
-        r = self.qmp.cmd("migrate-set-parameters",
-                         **{k.replace("_", "-"): v for k, v in p.items()})
-        if "error" in r:
-            raise RuntimeError("%s: migrate-set-parameters %s: %s"
-                               % (self.name, p, r["error"]["desc"]))
-
-    def migrate(self, **args):
-        # A unix socket's file exists from bind(), a moment before the
-        # destination listens on it (cpr-transfer's cpr channel).
-        deadline = time.time() + 10
-        while True:
-            r = self.qmp.cmd("migrate", **args)
-            if "error" not in r:
-                return
-            if "Connection refused" not in r["error"]["desc"] or time.time() > deadline:
-                raise RuntimeError("%s: migrate: %s" % (self.name, r["error"]["desc"]))
-            time.sleep(0.02)
-
-    def exit_status(self, timeout=30):
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+def successor(src, work, mode, name, state, devs=None):
+    """What SRC's process becomes by cpr-exec (spmem.VM.for_exec): the
+    machine of MODE (with DEVS) restoring the file STATE, paused."""
+    return spmem.VM.for_exec(src, name, machine_args(work, mode, name, devs, fresh=False)
+                             + ["-incoming", "file:" + state, "-S"])
 
 
 def words_gen(data, addr, node):
@@ -203,9 +123,7 @@ def words_gen(data, addr, node):
     words = array.array("Q", data)
     out = []
     for i, v in enumerate(words):
-        a = addr + 8 * i
-        out.append((v - (((a * tm.GUEST_MUL) & tm.MASK) ^ tm.GUEST_SEED ^ node))
-                   & tm.MASK)
+        out.append((v - spmem.guest_word(addr + 8 * i, node)) & spmem.MASK)
     return words, out
 
 
@@ -224,7 +142,7 @@ def compare(src, dst, tag, work, src_dumps=None, newer_ok=False):
     for dev, addr, size, node in devs:
         a = src_dumps[dev] if src_dumps else dump(src, tag, "src", dev, addr, size, work)
         b = dump(dst, tag, "dst", dev, addr, size, work)
-        p = tm.pattern_ok(a, addr, node, size, True, 1 << 40)
+        p = spmem.pattern_ok(a, addr, node, size, True, 1 << 40)
         check(p.startswith("generation"),
               "%s: %s: source range 0x%x+0x%x holds the writer's pattern (%s)"
               % (tag, dev, addr, size, p),
@@ -245,7 +163,7 @@ def compare(src, dst, tag, work, src_dumps=None, newer_ok=False):
         # wrote it again there (a later generation than the source's).
         wa, ga = words_gen(a, addr, node)
         wb, gb = words_gen(b, addr, node)
-        hb = (size - tm.HOST_BLOCK) // 8
+        hb = (size - spmem.HOST_BLOCK) // 8
         same = newer = 0
         wrong = None
         for i in range(len(wa)):
@@ -270,7 +188,7 @@ def runs_on(vm, tag, src_gen):
     """Resume a paused destination; its writer must go on counting from
     where the source's stopped (SRC_GEN), not start again."""
     if vm.status() != "running":
-        vm.qmp.cmd("cont")
+        vm.cmd("cont")
     g = max(vm.generation(), src_gen)
     check(vm.wait_generation(g + 2, timeout=30),
           "%s: the destination runs on: writer generation %d on the source, "
@@ -279,38 +197,15 @@ def runs_on(vm, tag, src_gen):
           % (tag, vm.generation(), src_gen, vm.status()))
 
 
-def wait_done(vm, timeout=120, seen=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = vm.qmp.cmd("query-migrate")["return"]
-        if seen is not None:
-            seen.add(r.get("status"))
-        if r.get("status") in ("completed", "failed", "cancelled",
-                               "postcopy-paused"):
-            return r
-        time.sleep(0.05)
-    return {"status": "timeout"}
-
-
-def wait_status(vm, want, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        s = vm.status()
-        if s in want:
-            return s
-        time.sleep(0.05)
-    return vm.status()
-
-
 def start_writer(work, mode, name, **kw):
-    vm = VM(work, mode, name, **kw)
-    if not vm.qmp or not vm.wait_generation(3):
+    vm = emulator(work, mode, name, **kw)
+    if not vm.conn or not vm.wait_generation(3):
         raise RuntimeError("%s: source guest not writing: %s" % (name, vm.err()))
     return vm
 
 
 def port_uri():
-    return "tcp:127.0.0.1:%d" % tm.free_port()
+    return "tcp:127.0.0.1:%d" % spmem.free_port()
 
 
 def quit_all(*vms):
@@ -325,17 +220,17 @@ def live_tcp(work, mode, caps, params=None, postcopy=False):
     """multifd, postcopy, ignore-shared: live over TCP."""
     tag = mode
     uri = port_uri()
-    dst = VM(work, mode, mode + "-dst", ["-incoming", "defer"]
-             + ([] if postcopy else ["-S"]), fresh=False)
+    dst = emulator(work, mode, mode + "-dst", ["-incoming", "defer"]
+                   + ([] if postcopy else ["-S"]), fresh=False)
     src = start_writer(work, mode, mode + "-src", fresh=False)
     try:
-        if not dst.qmp:
+        if not dst.conn:
             raise RuntimeError("destination: " + dst.err())
         for vm in (src, dst):
             vm.caps(**caps)
             if params:
                 vm.params(**params)
-        dst.qmp.cmd("migrate-incoming", uri=uri)
+        dst.cmd("migrate-incoming", uri=uri)
         g0 = src.generation()
         if postcopy:
             # Slow precopy: most pages are still to go at the switch.
@@ -350,22 +245,22 @@ def live_tcp(work, mode, caps, params=None, postcopy=False):
         seen = set()
         if postcopy:
             deadline = time.time() + 30
-            while src.ram_stats().get("ram", {}).get("dirty-sync-count", 0) < 1 \
+            while src.query_migrate().get("ram", {}).get("dirty-sync-count", 0) < 1 \
                     and time.time() < deadline:
                 time.sleep(0.05)
             gsw = src.generation()
-            r = src.qmp.cmd("migrate-start-postcopy")
-            seen.add(src.ram_stats().get("status"))
+            r = src.cmd("migrate-start-postcopy")
+            seen.add(src.query_migrate().get("status"))
             check("error" not in r,
                   "postcopy: switched to postcopy at writer generation %d" % gsw,
                   "postcopy: migrate-start-postcopy: %s" % r)
             # The destination runs as soon as the device state is in:
             # let it run (and fault pages in) for a moment, then stop it
             # so that most words are still the source's when compared.
-            if wait_status(dst, ("running",)) == "running":
+            if dst.wait_status(("running",)) == "running":
                 time.sleep(0.05)
-            dst.qmp.cmd("stop")
-        m = wait_done(src, seen=seen)
+            dst.cmd("stop")
+        m = src.wait_migration(seen=seen)
         g1 = src.generation()
         ram = m.get("ram", {})
         if not check(m["status"] == "completed",
@@ -426,7 +321,7 @@ def mode_mapped_ram(work):
         src.params(multifd_channels=2)
         g0 = src.generation()
         src.migrate(uri="file:" + path)
-        m = wait_done(src)
+        m = src.wait_migration()
         g1 = src.generation()
         st = os.stat(path)
         if not check(m["status"] == "completed",
@@ -439,11 +334,11 @@ def mode_mapped_ram(work):
         check(st.st_size > RAM_SIZE and st.st_blocks * 512 < st.st_size // 4,
               "mapped-ram: the file holds every page at its offset and is sparse",
               "mapped-ram: file size %d, allocated %d" % (st.st_size, st.st_blocks * 512))
-        dst = VM(work, tag, tag + "-dst", ["-incoming", "defer", "-S"])
+        dst = emulator(work, tag, tag + "-dst", ["-incoming", "defer", "-S"])
         dst.caps(mapped_ram=True, multifd=True)
         dst.params(multifd_channels=2)
-        dst.qmp.cmd("migrate-incoming", uri="file:" + path)
-        m = wait_done(dst)
+        dst.cmd("migrate-incoming", uri="file:" + path)
+        m = dst.wait_migration()
         if check(m["status"] == "completed",
                  "mapped-ram: a new process restored the file (status '%s')" % dst.status(),
                  "mapped-ram: restore %s: %s" % (m["status"], dst.err())):
@@ -463,11 +358,11 @@ def mode_cpr_transfer(work):
     dst = None
     try:
         # New QEMU reads the cpr channel before it opens its monitor.
-        dst = VM(work, tag, tag + "-dst",
-                 ["-incoming", uri, "-S", "-incoming", json.dumps(
-                     {"channel-type": "cpr", "addr": {
-                         "transport": "socket", "type": "unix", "path": cpr}})],
-                 fresh=False, connect=False)
+        dst = emulator(work, tag, tag + "-dst",
+                       ["-incoming", uri, "-S", "-incoming", json.dumps(
+                           {"channel-type": "cpr", "addr": {
+                               "transport": "socket", "type": "unix", "path": cpr}})],
+                       fresh=False, connect=False)
         deadline = time.time() + 30
         while not os.path.exists(cpr) and time.time() < deadline:
             time.sleep(0.02)
@@ -479,10 +374,10 @@ def mode_cpr_transfer(work):
                                               "host": host, "port": port}},
             {"channel-type": "cpr", "addr": {"transport": "socket", "type": "unix",
                                              "path": cpr}}])
-        m = wait_done(src)
-        if not dst.connect():
+        m = src.wait_migration()
+        if not dst.connect(strict=False):
             raise RuntimeError("cpr-transfer destination: " + dst.err())
-        md = wait_done(dst)
+        md = dst.wait_migration()
         ram = m.get("ram", {})
         if not check(m["status"] == "completed" and md["status"] == "completed",
                      "cpr-transfer: completed while the guest ran (generation %d); "
@@ -509,25 +404,20 @@ def mode_cpr_exec(work):
     try:
         pid = src.proc.pid
         # The new process: the same machine, its own QMP socket and serial.
-        nargs, nserial, nqmp = machine_args(work, tag, tag + "-new", fresh=False)
-        nargs += ["-incoming", "file:" + state, "-S"]
-        src.params(mode="cpr-exec", cpr_exec_command=nargs)
-        src.qmp.cmd("stop")
+        new = successor(src, work, tag, tag + "-new", state)
+        src.params(mode="cpr-exec", cpr_exec_command=new.args)
+        src.cmd("stop")
         gen = src.generation()
         before = {}
         for dev, addr, size, node in src.devices():
             before[dev] = dump(src, tag, "before", dev, addr, size, work)
-        src.qmp.cmd("migrate", uri="file:" + state)
+        src.cmd("migrate", uri="file:" + state)
         # The same process (PID) becomes the new QEMU: new QMP socket.
-        new = tm.VM.__new__(VM)
-        new.name, new.serial, new.qmp_path = tag + "-new", nserial, nqmp
-        new.stderr, new.proc, new.args = src.stderr, src.proc, nargs
-        src.qmp.close()
-        src.qmp = None
+        src.disconnect()
         src = None
-        if not new.connect():
+        if not new.connect(strict=False):
             raise RuntimeError("cpr-exec: no new QEMU: %s" % new.err())
-        m = wait_done(new)
+        m = new.wait_migration()
         if not check(m["status"] == "completed",
                      "cpr-exec: process %d exec'd the new QEMU and it loaded the state "
                      "(status '%s')" % (pid, new.status()),
@@ -537,7 +427,7 @@ def mode_cpr_exec(work):
             cmdline = open("/proc/%d/cmdline" % pid).read().split("\0")
         except OSError:
             cmdline = []
-        check(new.proc.poll() is None and nqmp in " ".join(cmdline),
+        check(new.proc.poll() is None and new.qmp_path in " ".join(cmdline),
               "cpr-exec: PID %d now runs the new command line" % pid,
               "cpr-exec: PID %d runs %s" % (pid, " ".join(cmdline)[-200:]))
         compare(None, new, tag, work, src_dumps=before)
@@ -557,7 +447,7 @@ def mode_cpr_reboot(work):
         src.caps(x_ignore_shared=True)
         g0 = src.generation()
         src.migrate(uri="file:" + state)
-        m = wait_done(src)
+        m = src.wait_migration()
         if not check(m["status"] == "completed",
                      "cpr-reboot: the running guest (generation %d) saved to a file "
                      "of %d bytes; source '%s'" % (g0, os.path.getsize(state),
@@ -575,11 +465,11 @@ def mode_cpr_reboot(work):
               "cpr-reboot: state file %d bytes" % os.path.getsize(state))
         src.quit()
         src = None
-        dst = VM(work, tag, tag + "-dst", ["-incoming", "defer", "-S"], fresh=False)
+        dst = emulator(work, tag, tag + "-dst", ["-incoming", "defer", "-S"], fresh=False)
         dst.params(mode="cpr-reboot")
         dst.caps(x_ignore_shared=True)
-        dst.qmp.cmd("migrate-incoming", uri="file:" + state)
-        md = wait_done(dst)
+        dst.cmd("migrate-incoming", uri="file:" + state)
+        md = dst.wait_migration()
         if check(md["status"] == "completed",
                  "cpr-reboot: a new process took over the same files (status '%s')"
                  % dst.status(), "cpr-reboot: incoming %s: %s" % (md["status"], dst.err())):
@@ -658,42 +548,32 @@ def postcopy_lost_error(work):
     fw = os.path.join(work, "zero.fw")
     with open(fw, "wb") as f:
         f.write(bytes(4096))
-    base = [QEMU, "-M", "virt", "-cpu", "cortex-a57", "-bios", fw,
+    base = ["-M", "virt", "-cpu", "cortex-a57", "-bios", fw,
             "-m", "256M,slots=1,maxmem=1G", "-nodefaults", "-display", "none",
             "-monitor", "none", "-object", "memory-backend-ram,id=d0,size=4M",
             "-device", "pc-dimm,id=dimm0,memdev=d0"]
     want = r"Unknown section or instance 'virtio-mmio@[0-9a-f]+/virtio-rng'"
     for postcopy in (False, True):
         tag = "postcopy pc-dimm (QEMU): %s" % ("postcopy" if postcopy else "precopy")
-        procs = []
+        vms = []
         try:
-            qmps = []
             for name, extra in (("pe-src", ["-device", "virtio-rng-device"]),
                                 ("pe-dst", ["-incoming", "defer"])):
-                q = os.path.join(work, name + ".qmp")
-                if os.path.exists(q):
-                    os.unlink(q)
-                errf = os.path.join(work, name + ".stderr")
-                procs.append(subprocess.Popen(
-                    base + extra + ["-qmp", "unix:%s,server=on,wait=off" % q],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=open(errf, "w")))
-                qmps.append(tm.QMP(q))
-            src, dst = qmps
+                vms.append(spmem.VM(QEMU, base + extra, work, name, serial=None,
+                                    connect=False))
+                vms[-1].connect()
+            src, dst = vms
             uri = port_uri()
-            for q in qmps:
-                q.cmd("migrate-set-capabilities", capabilities=[
+            for vm in vms:
+                vm.cmd("migrate-set-capabilities", capabilities=[
                     {"capability": "postcopy-ram", "state": postcopy},
                     {"capability": "return-path", "state": True}])
             dst.cmd("migrate-incoming", uri=uri)
             src.cmd("migrate", uri=uri)
             if postcopy:
                 src.cmd("migrate-start-postcopy")
-            try:
-                rc = procs[1].wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                rc = None
-            err = open(os.path.join(work, "pe-dst.stderr")).read()
+            rc = dst.exit_status()
+            err = dst.err()
             line = " / ".join(l for l in err.splitlines() if l.strip())[-200:]
             if postcopy:
                 check(rc == 1 and re.search(POSTCOPY_LOST, err) and not re.search(want, err),
@@ -705,10 +585,8 @@ def postcopy_lost_error(work):
                       "%s: destination exit 1 naming the missing device: %s" % (tag, line),
                       "%s: exit %s: %s" % (tag, rc, line))
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                p.wait()
+            for vm in vms:
+                vm.kill()
 
 
 def cpr_needs_shared(work):
@@ -724,7 +602,7 @@ def cpr_needs_shared(work):
         src.params(mode="cpr-transfer")
         cpr = os.path.join(work, "cpr-ram.sock")
         host, port = port_uri()[4:].rsplit(":", 1)
-        r = src.qmp.cmd("migrate", channels=[
+        r = src.cmd("migrate", channels=[
             {"channel-type": "main", "addr": {
                 "transport": "socket", "type": "inet", "host": host, "port": port}},
             {"channel-type": "cpr", "addr": {
@@ -758,43 +636,31 @@ def cpr_exec_private_lost(work):
             tag = "cpr-exec %s on memory-backend-%s%s" % (
                 kind, backend, " (QEMU)" if backend == "ram" else "")
 
-            def args(q):
-                return [QEMU, "-M", "virt,aux-ram-share=on", "-cpu", "cortex-a57",
-                        "-bios", fw, "-m", "256M,slots=1,maxmem=1G", "-nodefaults",
-                        "-display", "none", "-monitor", "none",
-                        "-object", "memory-backend-memfd,id=ram0,size=256M",
-                        "-numa", "node,nodeid=0,memdev=ram0", "-numa", "node,nodeid=1",
-                        "-object", "memory-backend-%s,id=d0,size=4M" % backend,
-                        "-device", "%s,id=x0,memdev=d0,node=1" % kind,
-                        "-device", "loader,file=%s,addr=0x80000000" % patf,
-                        "-qmp", "unix:%s,server=on,wait=off" % q]
-            qa, qb = (os.path.join(work, "cx-%s.qmp" % n) for n in "ab")
+            args = ["-M", "virt,aux-ram-share=on", "-cpu", "cortex-a57",
+                    "-bios", fw, "-m", "256M,slots=1,maxmem=1G", "-nodefaults",
+                    "-display", "none", "-monitor", "none",
+                    "-object", "memory-backend-memfd,id=ram0,size=256M",
+                    "-numa", "node,nodeid=0,memdev=ram0", "-numa", "node,nodeid=1",
+                    "-object", "memory-backend-%s,id=d0,size=4M" % backend,
+                    "-device", "%s,id=x0,memdev=d0,node=1" % kind,
+                    "-device", "loader,file=%s,addr=0x80000000" % patf]
             state = os.path.join(work, "cx.state")
-            for f in (qa, qb, state):
-                if os.path.exists(f):
-                    os.unlink(f)
-            errf = os.path.join(work, "cx.stderr")
-            proc = subprocess.Popen(args(qa), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=open(errf, "w"))
+            if os.path.exists(state):
+                os.unlink(state)
+            a = spmem.VM(QEMU, args, work, "cx-a", serial=None, connect=False)
+            b = spmem.VM.for_exec(a, "cx-b", args + ["-incoming", "file:" + state])
             try:
-                a = tm.QMP(qa)
+                a.connect()
                 before = os.path.join(work, "cx-before.bin")
                 a.cmd("pmemsave", val=0x80000000, size=4096, filename=before)
-                a.cmd("migrate-set-parameters", mode="cpr-exec", **{
-                    "cpr-exec-command": args(qb) + ["-incoming", "file:" + state]})
+                a.cmd("migrate-set-parameters", mode="cpr-exec",
+                      **{"cpr-exec-command": b.args})
                 r = a.cmd("migrate", uri="file:" + state)
-                a.close()
-                b = tm.QMP(qb)
-                deadline = time.time() + 30
-                while time.time() < deadline:
-                    m = b.cmd("query-migrate")["return"]
-                    if m.get("status") in ("completed", "failed"):
-                        break
-                    time.sleep(0.05)
+                a.disconnect()
+                b.connect()
+                m = b.wait_migration(timeout=30)
                 after = os.path.join(work, "cx-after.bin")
                 b.cmd("pmemsave", val=0x80000000, size=4096, filename=after)
-                b.cmd("quit")
-                b.close()
                 got = (open(before, "rb").read() == pat, m.get("status"),
                        open(after, "rb").read())
                 desc = "migrate %s, status %s; before: %s; after: %s" % (
@@ -810,11 +676,8 @@ def cpr_exec_private_lost(work):
                           "%s: accepted and lost, as for the other kind: %s" % (tag, desc),
                           "%s: %s" % (tag, desc))
             finally:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                a.disconnect()
+                b.quit()
 
 
 MODE_CAPS = {"multifd": {"multifd": True}, "postcopy": {"postcopy-ram": True},
@@ -833,24 +696,21 @@ def mismatch(work, mode):
         try:
             for case in cases:
                 uri = port_uri()
-                dst = VM(work, mode, "%s-mmdst-%s" % (mode, case.split()[1]),
-                         ["-incoming", "defer", "-S"],
-                         devs=other_devs(case), fresh=False)
-                if not dst.qmp:
+                dst = emulator(work, mode, "%s-mmdst-%s" % (mode, case.split()[1]),
+                               ["-incoming", "defer", "-S"],
+                               devs=other_devs(case), fresh=False)
+                if not dst.conn:
                     bad("%s: %s: destination did not start: %s" % (tag, case, dst.err()))
                     continue
                 for vm in (src, dst):
                     vm.caps(**caps)
-                dst.qmp.cmd("migrate-incoming", uri=uri)
+                dst.cmd("migrate-incoming", uri=uri)
                 src.migrate(uri=uri)
                 if mode == "postcopy":
-                    src.qmp.cmd("migrate-start-postcopy")
-                m = wait_done(src, timeout=60)
-                rc = dst.exit_status()
+                    src.cmd("migrate-start-postcopy")
+                m = src.wait_migration(timeout=60)
+                rc = dst.exited()
                 err = dst.err()
-                dst.qmp.close()
-                dst.qmp = None
-                dst.quit()
                 refused(tag, case, rc, err, ", source migration %s (%s)"
                         % (m["status"], m.get("error-desc", "")))
                 source_runs(src, tag, case)
@@ -866,7 +726,7 @@ def mismatch(work, mode):
                 src.params(mode="cpr-reboot")
             src.caps(**caps)
             src.migrate(uri="file:" + state)
-            m = wait_done(src)
+            m = src.wait_migration()
             if m["status"] != "completed":
                 bad("%s: saving the state: %s" % (tag, m))
                 return
@@ -874,27 +734,24 @@ def mismatch(work, mode):
         finally:
             src.quit()
         for case in cases:
-            dst = VM(work, mode, "%s-mmdst-%s" % (mode, case.split()[1]), ["-incoming", "defer", "-S"],
-                     devs=other_devs(case), fresh=False)
+            dst = emulator(work, mode, "%s-mmdst-%s" % (mode, case.split()[1]),
+                           ["-incoming", "defer", "-S"], devs=other_devs(case), fresh=False)
             if mode == "cpr-reboot":
                 dst.params(mode="cpr-reboot")
             dst.caps(**caps)
-            dst.qmp.cmd("migrate-incoming", uri="file:" + state)
-            rc = dst.exit_status()
+            dst.cmd("migrate-incoming", uri="file:" + state)
+            rc = dst.exited()
             err = dst.err()
-            dst.qmp.close()
-            dst.qmp = None
-            dst.quit()
             refused(tag, case, rc, err)
         # The refusals left the state file (and shared files) usable.
-        dst = VM(work, mode, mode + "-mmdst-right", ["-incoming", "defer", "-S"],
-                 fresh=False)
+        dst = emulator(work, mode, mode + "-mmdst-right", ["-incoming", "defer", "-S"],
+                       fresh=False)
         try:
             if mode == "cpr-reboot":
                 dst.params(mode="cpr-reboot")
             dst.caps(**caps)
-            dst.qmp.cmd("migrate-incoming", uri="file:" + state)
-            m = wait_done(dst)
+            dst.cmd("migrate-incoming", uri="file:" + state)
+            m = dst.wait_migration()
             check(m["status"] == "completed" and len(dst.devices()) == 2,
                   "%s: after the refusals the right destination restores the same "
                   "file" % tag, "%s: the right destination: %s %s" % (tag, m, dst.err()))
@@ -911,11 +768,11 @@ def mismatch(work, mode):
             src = start_writer(work, mode, mode + "-mmsrc", fresh=False)
             dst = None
             try:
-                dst = VM(work, mode, "%s-mmdst-%s" % (mode, case.split()[1]),
-                         ["-incoming", uri, "-S", "-incoming", json.dumps(
-                             {"channel-type": "cpr", "addr": {
-                                 "transport": "socket", "type": "unix", "path": cpr}})],
-                         devs=other_devs(case), fresh=False, connect=False)
+                dst = emulator(work, mode, "%s-mmdst-%s" % (mode, case.split()[1]),
+                               ["-incoming", uri, "-S", "-incoming", json.dumps(
+                                   {"channel-type": "cpr", "addr": {
+                                       "transport": "socket", "type": "unix", "path": cpr}})],
+                               devs=other_devs(case), fresh=False, connect=False)
                 deadline = time.time() + 30
                 while not os.path.exists(cpr) and time.time() < deadline:
                     time.sleep(0.02)
@@ -926,13 +783,13 @@ def mismatch(work, mode):
                         "transport": "socket", "type": "inet", "host": host, "port": port}},
                     {"channel-type": "cpr", "addr": {
                         "transport": "socket", "type": "unix", "path": cpr}}])
-                m = wait_done(src, timeout=60)
+                m = src.wait_migration(timeout=60)
                 rc = dst.exit_status()
                 refused(tag, case, rc, dst.err(), ", source migration %s, source '%s'"
                         % (m["status"], src.status()))
                 # cpr-transfer has no return path: the source only
                 # stopped, and its memory is still its own.
-                src.qmp.cmd("cont")
+                src.cmd("cont")
                 source_runs(src, tag, case + ", after cont")
             finally:
                 quit_all(src, dst)
@@ -942,13 +799,11 @@ def mismatch(work, mode):
             src = start_writer(work, mode, mode + "-mmsrc", fresh=False)
             try:
                 state = os.path.join(work, "cpr-exec-mm.state")
-                nargs, _, _ = machine_args(work, mode, mode + "-mmnew",
-                                           devs=other_devs(case), fresh=False)
-                src.params(mode="cpr-exec",
-                           cpr_exec_command=nargs + ["-incoming", "file:" + state, "-S"])
-                src.qmp.cmd("migrate", uri="file:" + state)
-                src.qmp.close()
-                src.qmp = None
+                new = successor(src, work, mode, mode + "-mmnew", state,
+                                devs=other_devs(case))
+                src.params(mode="cpr-exec", cpr_exec_command=new.args)
+                src.cmd("migrate", uri="file:" + state)
+                src.disconnect()
                 rc = src.exit_status()
                 refused(tag, case, rc, src.err(), " (the exec'd process)")
             finally:
@@ -971,15 +826,12 @@ def main():
     modes = sys.argv[4:] or MODES
     unknown = [m for m in modes if m not in MODE_FNS]
     if unknown:
-        print("test-migration-modes.py: unknown mode %s (modes: %s)"
+        print("run.py: unknown mode %s (modes: %s)"
               % (", ".join(unknown), " ".join(MODES)), file=sys.stderr)
         return 2
     os.makedirs(work, exist_ok=True)
-    if not os.access(QEMU, os.X_OK) or not os.path.isfile(GUEST):
-        bad("need %s (scripts/build.sh) and %s (scripts/guest-baremetal.sh)"
-            % (QEMU, GUEST))
-        print("migration-modes: %d passed, %d failed" % (tm.passed, tm.failed))
-        return 1
+    if not spmem.need(QEMU, GUEST):
+        return spmem.finish()
     t0 = time.time()
     for mode in modes:
         t = time.time()
@@ -994,8 +846,7 @@ def main():
         print("%s: %.1fs" % (mode, time.time() - t), flush=True)
     print("bytes compared between source and destination: %d (%.1f MiB), in %.1fs"
           % (bytes_compared, bytes_compared / MiB, time.time() - t0))
-    print("migration-modes: %d passed, %d failed" % (tm.passed, tm.failed))
-    return 1 if tm.failed else 0
+    return spmem.finish()
 
 
 if __name__ == "__main__":
