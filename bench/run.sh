@@ -19,7 +19,7 @@
 #             from DIR/raw.jsonl.
 #
 # Needs the patched emulator: build/qemu-system-aarch64 is built with
-# scripts/build.sh when missing.  The bare-metal guest (guest/baremetal)
+# scripts/build.sh when missing.  The bare-metal guest (scripts/build-guest.sh)
 # and the firmware stub (bench/fw/firstbyte.S) are built into build/bench/.
 # The firmware-table benchmark uses perf uprobes (Debian's linux-perf;
 # tracefs is mounted when it is not).

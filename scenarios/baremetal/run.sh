@@ -12,7 +12,7 @@
 #    comes along.  This needs the arm64 foreign architecture in dpkg.
 #    (Building libfdt from the device-tree-compiler source package was
 #    the alternative; the archive served here has no sources for it.)
-#    libfdt.a is built for glibc: guest/baremetal/libc.c provides the
+#    libfdt.a is built for glibc: guest/libc.c provides the
 #    string functions and stack-protector symbols it uses.
 #  - The guest reads the DTB at 0x40000000, the base of RAM, where QEMU
 #    puts it for an ELF -kernel (x0 is not set for a non-Linux ELF), and

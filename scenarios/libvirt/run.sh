@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# sp-mem under libvirt: the bare-metal reference guest (guest/baremetal)
+# sp-mem under libvirt: the bare-metal reference guest (scenarios/baremetal/guest)
 # in a libvirt domain with two <memory model='sp-mem'> devices, run by
 # private virtqemud daemons, live-migrated from one daemon to another.
 # Needs build/qemu-system-aarch64 (scripts/build.sh), the guest
-# build/guest/sp-mem-guest.elf (scripts/guest-baremetal.sh; SPMEM_GUEST_ELF
+# build/guest/sp-mem-guest.elf (scripts/build-guest.sh; SPMEM_GUEST_ELF
 # names another) and a libvirt install in LIBVIRT (default
 # build/libvirt: bin/virsh, sbin/virtqemud); builds nothing.
 # Last line: "libvirt: N passed, N failed".
@@ -29,7 +29,7 @@
 #    cell 0, cells 1 and 2 with memory='0', <maxMemory slots='4'> 4 GiB,
 #    and the sp-mem devices of DEVS below on file backends with
 #    access='shared'; the host block of each file is filled with the host
-#    pattern of scripts/guest-baremetal.sh before start.
+#    pattern of the baremetal scenario (lib/spmem.py) before start.
 #  - Two modes, chosen by what the libvirt in LIBVIRT does with the
 #    domain XML (virsh define accepts it, or LIBVIRT_SPMEM_MODE=native|
 #    passthrough):
@@ -53,7 +53,7 @@
 #    when it stopped: the two are compared byte for byte (cmp), and so is
 #    a pmemsave dump of each range from the destination's guest-physical
 #    memory.  The source files must hold the writer's pattern
-#    (pattern_ok() of scripts/test-migration.py, every 4 KiB block of
+#    (pattern_ok() of lib/spmem.py, every 4 KiB block of
 #    every PATTERN_STRIDE bytes, default 1 MiB; 0 = every word, about
 #    20 s more), so a comparison of zeros cannot pass.  Then the
 #    destination is resumed and must go on writing.
@@ -85,7 +85,7 @@ lv() { "$HELPER" "$@"; }
 for f in "$LIBVIRT/bin/virsh" "$LIBVIRT/sbin/virtqemud" "$QEMU"; do
     [ -x "$f" ] || { bad "no $f (LIBVIRT=$LIBVIRT; QEMU: scripts/build.sh)"; finish; }
 done
-[ -f "$ELF" ] || { bad "no $ELF: run scripts/guest-baremetal.sh first"; finish; }
+[ -f "$ELF" ] || { bad "no $ELF: run scripts/build-guest.sh first"; finish; }
 
 echo "libvirt: $LIBVIRT ($("$LIBVIRT/sbin/virtqemud" --version 2>/dev/null))"
 

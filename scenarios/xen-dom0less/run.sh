@@ -3,7 +3,7 @@
 # the patched emulator with two file-backed sp-mem devices: s0 stays with
 # dom0, s1 goes to the domain through its partial device tree
 # (/passthrough, xen,reg), at guest address 0x100000000.  The host device
-# tree and the QEMU options come from scripts/xen-dom0less.py.  Checks:
+# tree and the QEMU options come from xen-dom0less.py (here).  Checks:
 # Xen's reserved banks; dom0 sees both /reserved-memory nodes, uses s0
 # (a word each way) and cannot reach s1; the domain sees s1 under
 # /passthrough with its numa-node-id, reads the host's word and writes

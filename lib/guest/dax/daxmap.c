@@ -1,6 +1,6 @@
 /*
  * daxmap: map a device-dax character device (/dev/daxX.Y) and exchange
- * patterns with the host through it (scripts/guest-uefi-sp.sh).
+ * patterns with the host through it (the uefi-sp and linux-sp scenarios).
  *
  * usage: daxmap DEV SIZE READ_OFF READ_SEED WRITE_OFF WRITE_SEED LEN
  *
