@@ -28,6 +28,7 @@ passed, N failed, N skipped".
 
 import os
 import re
+import select
 import shlex
 import signal
 import subprocess
@@ -70,6 +71,8 @@ PROVIDERS = {
                 "libvirt 11.3.0 with our series (libvirt/), cached"),
 }
 TIERS = ("quick", "full")
+# Seconds the output of a scenario is still read after its runner exited.
+GRACE = 10
 
 
 class Scenario:
@@ -200,38 +203,64 @@ def run(sc, builds):
     result = re.compile(r"^%s: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$"
                         % re.escape(sc.name))
     line_seen = None
-    timed_out = False
+    timed_out = leftover = False
     # Each scenario in a process group of its own, so that a timeout
     # ends everything it started (QEMU, daemons), not only the runner.
+    # The output is read here, not by a thread: a process that left the
+    # group and keeps the pipe open (a daemon) cannot hold the run up
+    # longer than GRACE seconds after the runner exited.
     with open(path, "w") as out:
         proc = subprocess.Popen([interp, runner] + args, cwd=TOP, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        fd = proc.stdout.fileno()
+        deadline = t0 + sc.timeout
+        signals = [signal.SIGTERM, signal.SIGKILL]
+        exited = None
+        pending = b""
 
-        def kill():
-            nonlocal timed_out
-            timed_out = True
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    return
-                time.sleep(5)
-        timer = threading.Timer(sc.timeout, kill)
-        timer.start()
-        for raw in proc.stdout:
-            text = raw.decode("utf-8", "replace")
+        def lines(data):
+            nonlocal line_seen
+            text = data.decode("utf-8", "replace")
             out.write(text)
             sys.stdout.write(text)
-            m = result.match(text)
-            if m:
-                line_seen = m
+            for line in text.splitlines():
+                m = result.match(line)
+                if m:
+                    line_seen = m
+
+        while True:
+            now = time.time()
+            if exited is None and proc.poll() is not None:
+                exited = now
+            if exited is not None and now - exited > GRACE:
+                leftover = True
+                break
+            if exited is None and now >= deadline and signals:
+                timed_out = True
+                try:
+                    os.killpg(proc.pid, signals.pop(0))
+                except ProcessLookupError:
+                    pass
+                deadline = now + 5          # then SIGKILL
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            if b"\n" in pending:
+                done, _, pending = pending.rpartition(b"\n")
+                lines(done + b"\n")
+        if pending:
+            lines(pending + b"\n")
         rc = proc.wait()
-        timer.cancel()
         try:                    # what the runner left behind
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        proc.stdout.close()
     sys.stdout.flush()
     subprocess.call(["rm", "-rf", work])
     sc.seconds = time.time() - t0
@@ -242,6 +271,8 @@ def run(sc, builds):
     problems = []
     if timed_out:
         problems.append("timed out after %ds" % sc.timeout)
+    if leftover:
+        problems.append("a process it started kept running after it exited")
     if rc != 0:
         problems.append("exit %d" % rc)
     if not line_seen:

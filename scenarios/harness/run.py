@@ -45,6 +45,10 @@ CASES = {
     # A child left running in the background, and a runner that hangs:
     # the timeout must end both.
     "slow": ("timeout: 3", 'sleep 300 & exec -a %s sleep 301' % MARK),
+    # A process that leaves the group (a daemon) and keeps the output
+    # open after the runner exited: reported, and no hang.
+    "daemon": ("", "setsid bash -c 'exec -a %s-daemon sleep 302' &\n"
+                   'echo "daemon: 1 passed, 0 failed"' % MARK),
 }
 
 
@@ -95,6 +99,7 @@ def main():
             "liar": (5, 1, 0, "FAIL: exit 1"),
             "fewer": (1, 1, 0, "FAIL: 1 checks counted, the declaration expects 3"),
             "skips": (2, 0, 1, "ok"),
+            "daemon": (1, 1, 0, "FAIL: a process it started kept running after it exited"),
         }
         for name, w in sorted(want.items()):
             got = row(out, name)
@@ -102,11 +107,13 @@ def main():
         got = row(out, "slow")
         check(got is not None and got[1] == 1 and got[3].startswith("FAIL: timed out after 3s"),
               "slow: timed out and failed: %s" % (got,))
-        check(secs < 40, "the 3 s timeout ended the 300 s scenario (whole run %.0f s)" % secs)
+        check(secs < 60, "the 3 s timeout ended the 300 s scenario, the daemon held "
+              "nothing up (whole run %.0f s)" % secs)
+        subprocess.call(["pkill", "-f", MARK + "-daemon"])
         left = subprocess.run(["pgrep", "-f", MARK], stdout=subprocess.PIPE, text=True).stdout
         check(left.strip() == "", "nothing the timed-out scenario started is left running (%s)"
               % (left.strip() or "none"))
-        check(lines[-1] == "10 passed, 5 failed, 1 skipped",
+        check(lines[-1] == "11 passed, 6 failed, 1 skipped",
               "the last line is the total: %r" % lines[-1])
         summary = os.path.join(build, "test-logs", "summary.txt")
         check(os.path.isfile(summary) and open(summary).read().rstrip("\n").split("\n")[-1]
