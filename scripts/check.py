@@ -20,8 +20,9 @@ What the scenarios need is built first: QEMU (and the qtests, and the
 unpatched build, when a selected scenario needs them) in the
 foreground, everything else (the bare-metal guest, our EDK2, the
 kernels, libvirt) in the background at the lowest priority, one at a
-time, in the order the scenarios need them; a scenario waits for its
-own.  Logs: build/test-logs/NAME.log per scenario, build-NEED.log per
+time, in the order the scenarios need them.  Scenarios run one at a
+time, in their order, except that one whose builds are not done yet
+lets the next ready one go first.  Logs: build/test-logs/NAME.log per scenario, build-NEED.log per
 build, summary.txt for the table.  The last line is the total, "N
 passed, N failed, N skipped".
 """
@@ -173,6 +174,9 @@ class Builds:
                 self._build(need, nice=True)
         self.thread = threading.Thread(target=work, daemon=True)
         self.thread.start()
+
+    def ready(self, needs):
+        return all(self.done[n].is_set() for n in needs)
 
     def wait(self, needs):
         """True when every need is built; waits for the background."""
@@ -355,7 +359,14 @@ def main(argv):
     builds.foreground()
     log("foreground builds done in %ds" % (time.time() - start))
     builds.background()
-    for sc in selected:
+    # In their order, except that a scenario whose builds are not done
+    # yet lets the next one whose builds are go first: the machine
+    # tests while the background builds run, instead of waiting.
+    todo = list(selected)
+    while todo:
+        ready = [sc for sc in todo if builds.ready(sc.needs)]
+        sc = ready[0] if ready else todo[0]
+        todo.remove(sc)
         run(sc, builds)
     if builds.thread:
         builds.thread.join()
