@@ -67,20 +67,29 @@ qemu_tree() {
 # configure_qemu SRC BUILD [OPTION...]: configure once, for arm virt and
 # the tests only; OPTIONs go to configure as well.
 configure_qemu() {
-    local src=$1 build=$2
+    local src=$1 build=$2 opts
     shift 2
-    [ -f "$build/build.ninja" ] && return 0
+    # --enable-werror, explicitly: QEMU's configure turns -Werror on by
+    # itself only in a git checkout, which qemu-src/ is (prepare.sh) and
+    # pristine/qemu-src/ is not.  The same compiler command lines on
+    # both builds are what lets ccache serve one from the other.
+    opts=(--python=/usr/bin/python3
+          --cc="ccache gcc" --cxx="ccache g++"
+          --target-list=aarch64-softmmu
+          --without-default-features
+          --enable-fdt=system --enable-werror
+          --disable-docs --disable-user --disable-tools
+          --disable-install-blobs "$@")
+    # Configured once, and again (in place) when the options change.
+    if [ -f "$build/build.ninja" ] &&
+       [ "$(cat "$build/.sp-mem-configure" 2>/dev/null)" = "${opts[*]}" ]; then
+        return 0
+    fi
     echo "configure: $src -> $build"
     mkdir -p "$build"
-    (cd "$build" && "$src/configure" \
-        --python=/usr/bin/python3 \
-        --cc="ccache gcc" --cxx="ccache g++" \
-        --target-list=aarch64-softmmu \
-        --without-default-features \
-        --enable-fdt=system \
-        --disable-docs --disable-user --disable-tools \
-        --disable-install-blobs "$@") > "$build/configure.log" 2>&1 ||
+    (cd "$build" && "$src/configure" "${opts[@]}") > "$build/configure.log" 2>&1 ||
         { tail -30 "$build/configure.log" >&2; rm -f "$build/build.ninja"; return 1; }
+    echo "${opts[*]}" > "$build/.sp-mem-configure"
 }
 QEMU_PRISTINE=$PRISTINE_BUILD/qemu-system-aarch64
 
