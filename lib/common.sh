@@ -23,10 +23,11 @@ BUILD=${SPMEM_BUILD:-$TOP/build}
 QEMU=$BUILD/qemu-system-aarch64
 
 # The unpacked tree without our changes, and its build (for comparisons).
-# pristine/qemu-src and pristine/build stand to each other as qemu-src/
-# and build/ do, so every compiler command line is the same relative to
-# its build directory, and ccache (base directory: this tree) serves each
-# object whose source the series does not change from the other build.
+# One folder, pristine/, beside qemu-src/ and build/.  ccache cannot
+# serve one build from the other (measured: 8 hits in 1701): every file
+# includes the generated config-poison.h, which the series' Kconfig
+# symbol CONFIG_SP_MEM changes, and headers expand __FILE__ to the
+# tree's absolute path.
 PRISTINE_SRC=$TOP/pristine/qemu-src
 PRISTINE_BUILD=$TOP/pristine/build
 
