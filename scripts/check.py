@@ -16,11 +16,11 @@ N passed, N failed[, N skipped]" last.  A scenario that exits non-zero,
 prints no such line, makes another number of checks than declared or
 outlives its timeout is counted as failed, whatever it printed.
 
-What the scenarios need is built first: QEMU (and the qtests, and the
-unpatched build, when a selected scenario needs them) in the
-foreground, everything else (the bare-metal guest, our EDK2, the
-kernels, libvirt) in the background at the lowest priority, one at a
-time, in the order the scenarios need them.  Scenarios run one at a
+What the scenarios need is built first: QEMU (and the qtests, when a
+selected scenario needs them) in the foreground, everything else (the
+unpatched build, the bare-metal guest, our EDK2, the kernels, libvirt)
+in the background at the lowest priority, one at a time, in the order
+the scenarios need them.  Scenarios run one at a
 time, in their order, except that one whose builds are not done yet
 lets the next ready one go first.  Logs: build/test-logs/NAME.log per scenario, build-NEED.log per
 build, summary.txt for the table.  The last line is the total, "N
@@ -52,14 +52,15 @@ BUDGET = {"cold": 45 * 60, "warm": 20 * 60, "quick": 5 * 60, "ci": 90 * 60}
 # What a scenario may need, and the command that builds it.  Each
 # command is idempotent and cached: run again, it finds its result.
 # "fg" builds run before any scenario (every scenario needs QEMU);
-# the others run in the background.
+# the others run in the background (the unpatched build too: the qtests
+# and the harness run while it builds).
 QTESTS = ". scenarios/qtest/qtests.sh && bash scripts/build.sh $(qtest_all)"
 PROVIDERS = {
     "qemu": ("fg", "bash scripts/build.sh",
              "the patched emulator, build/qemu-system-aarch64"),
     "qtests": ("fg", QTESTS,
                "the qtest binaries of scenarios/qtest/qtests.sh"),
-    "pristine": ("fg", "bash scripts/build-pristine.sh tests/qtest/bios-tables-test",
+    "pristine": ("bg", "bash scripts/build-pristine.sh tests/qtest/bios-tables-test",
                  "the unpatched emulator and bios-tables-test, pristine/build/"),
     "guest": ("bg", "bash scripts/build-guest.sh",
               "the bare-metal guest, build/guest/sp-mem-guest.elf"),
