@@ -200,7 +200,7 @@ def run(sc, builds):
     runner = os.path.join(sc.dir, sc.run)
     interp = "python3" if runner.endswith(".py") else "bash"
     work = tempfile.mkdtemp(prefix="spmem-%s." % sc.name)
-    env = dict(os.environ, TEST_NAME=sc.name, SPMEM_WORK=work)
+    env = dict(os.environ, TEST_NAME=sc.name)
     subst = {"QEMU": os.path.join(BUILD, "qemu-system-aarch64"),
              "BUILD": BUILD, "WORK": work, "TOP": TOP}
     args = [re.sub(r"\$\{(\w+)\}", lambda m: subst[m.group(1)], a)
