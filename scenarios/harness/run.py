@@ -44,7 +44,8 @@ CASES = {
     "skips": ("checks: 3", 'echo "skips: 2 passed, 0 failed, 1 skipped"'),
     # A child left running in the background, and a runner that hangs:
     # the timeout must end both.
-    "slow": ("timeout: 3", 'sleep 300 & exec -a %s sleep 301' % MARK),
+    "slow": ("timeout: 3", "(exec -a %s-slow sleep 300) &\nexec -a %s-slow sleep 301"
+             % (MARK, MARK)),
     # A process that leaves the group (a daemon) and keeps the output
     # open after the runner exited: reported, and no hang.
     "daemon": ("", "setsid bash -c 'exec -a %s-daemon sleep 302' &\n"
@@ -64,6 +65,18 @@ def make(root):
             f.write("\n".join(decl) + "\n")
         with open(os.path.join(d, "run.sh"), "w") as f:
             f.write(body + "\n")
+
+
+def running(pattern):
+    """The PIDs of processes whose command line has PATTERN, once any
+    that are being killed have had 5 s to go."""
+    for _ in range(50):
+        left = subprocess.run(["pgrep", "-f", pattern], stdout=subprocess.PIPE,
+                              text=True).stdout.split()
+        if not left:
+            return ""
+        time.sleep(0.1)
+    return " ".join(left)
 
 
 def check_py(root, build, *args):
@@ -109,10 +122,9 @@ def main():
               "slow: timed out and failed: %s" % (got,))
         check(secs < 60, "the 3 s timeout ended the 300 s scenario, the daemon held "
               "nothing up (whole run %.0f s)" % secs)
-        subprocess.call(["pkill", "-f", MARK + "-daemon"])
-        left = subprocess.run(["pgrep", "-f", MARK], stdout=subprocess.PIPE, text=True).stdout
-        check(left.strip() == "", "nothing the timed-out scenario started is left running (%s)"
-              % (left.strip() or "none"))
+        left = running(MARK + "-slow")
+        check(left == "", "nothing the timed-out scenario started is left running (%s)"
+              % (left or "none"))
         check(lines[-1] == "11 passed, 6 failed, 1 skipped",
               "the last line is the total: %r" % lines[-1])
         summary = os.path.join(build, "test-logs", "summary.txt")
@@ -144,6 +156,11 @@ def main():
         rc, out, _ = check_py(root, build, "good")
         check(rc != 0 and "unknown need nosuch-build" in out,
               "a declaration naming an unknown build is refused: %s" % out.strip()[:80])
+
+    # The made-up daemons (one per run of check.py that ran "daemon")
+    # are ours to end.
+    subprocess.call(["pkill", "-KILL", "-f", MARK + "-daemon"])
+    check(running(MARK) == "", "nothing of the made-up scenarios is left running")
 
     name = os.environ.get("TEST_NAME") or os.path.basename(HERE)
     print("%s: %d passed, %d failed" % (name, passed, failed))
