@@ -304,11 +304,36 @@ void virt_spmem_modify_dtb(const struct arm_boot_info *binfo, void *fdt)
 }
 
 /*
- * SRAT Memory Affinity structures for device memory: one Enabled +
- * Specific-Purpose entry per sp-mem device at its node, and the
- * hot-pluggable umbrella over the rest of device memory, split so that
- * no sp-mem byte has two affinities.  Without sp-mem this is the single
- * umbrella entry virt always had.
+ * SRAT Memory Affinity structures of the sp-mem devices on @node: one
+ * Enabled + Specific-Purpose entry per device, in address order.
+ * build_srat() calls this right after @node's RAM entry, so that each
+ * proximity domain first appears in the SRAT in ascending order: guests
+ * (Linux among them) number their nodes in the order in which proximity
+ * domains first appear, so the node a guest gives a device is the one
+ * the user gave it, whatever the order of the devices' addresses.
+ */
+void virt_spmem_build_srat_node(GArray *table_data, MachineState *ms,
+                                uint32_t node)
+{
+    g_autoptr(MemoryDeviceInfoList) md_list = qmp_memory_device_list();
+    g_autoptr(GPtrArray) spmems = spmem_infos(md_list);
+
+    for (int i = 0; i < spmems->len; i++) {
+        const SpMemDeviceInfo *si = g_ptr_array_index(spmems, i);
+
+        if (si->node == node) {
+            build_srat_memory(table_data, si->addr, si->size, si->node,
+                              MEM_AFFINITY_ENABLED |
+                              MEM_AFFINITY_SPECIFIC_PURPOSE);
+        }
+    }
+}
+
+/*
+ * The hot-pluggable umbrella over device memory, split around the sp-mem
+ * devices so that no sp-mem byte has two affinities (their own entries
+ * come from virt_spmem_build_srat_node()).  Without sp-mem this is the
+ * single umbrella entry virt always had.
  */
 void virt_spmem_build_srat(GArray *table_data, MachineState *ms)
 {
@@ -326,9 +351,6 @@ void virt_spmem_build_srat(GArray *table_data, MachineState *ms)
                               MEM_AFFINITY_HOTPLUGGABLE |
                               MEM_AFFINITY_ENABLED);
         }
-        build_srat_memory(table_data, si->addr, si->size, si->node,
-                          MEM_AFFINITY_ENABLED |
-                          MEM_AFFINITY_SPECIFIC_PURPOSE);
         cur = si->addr + si->size;
     }
     if (end > cur) {

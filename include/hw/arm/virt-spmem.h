@@ -15,6 +15,8 @@ void virt_spmem_pre_plug(VirtMachineState *vms, DeviceState *dev,
                          Error **errp);
 void virt_spmem_plug(VirtMachineState *vms, DeviceState *dev);
 void virt_spmem_modify_dtb(const struct arm_boot_info *binfo, void *fdt);
+void virt_spmem_build_srat_node(GArray *table_data, MachineState *ms,
+                                uint32_t node);
 void virt_spmem_build_srat(GArray *table_data, MachineState *ms);
 
 #endif
