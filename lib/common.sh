@@ -134,25 +134,77 @@ finish() {
     exit
 }
 
-# The device-tree binding of sp-mem, for dt-schema (docs/devicetree/).
-BINDINGS=$TOP/docs/devicetree/bindings
+# The device-tree binding that QEMU's sp-mem nodes follow is the Linux
+# one, Documentation/devicetree/bindings/reserved-memory/special-purpose.yaml,
+# a new file of our Linux series (linux/0003; its home is the kernel).
+# binding_extract writes it into BINDINGS, the dt-schema search path of
+# the dt_ functions below; its "$ref: reserved-memory.yaml" is one of
+# dt-schema's own schemas.
+BINDING_FILE=reserved-memory/special-purpose.yaml
+BINDINGS=$BUILD/bindings
 
-# dt_schema OUT: BINDINGS, with dt-schema's own, processed into the schema
-# file OUT (dt-mk-schema -j) that dt-validate reads; dt-mk-schema's
-# messages go to OUT.log.  On failure, one "bad" with them.
+# binding_extract: BINDINGS/BINDING_FILE from the patch of linux/ that
+# creates it (the "+" lines of its "new file mode" hunk), rewritten only
+# when it changes.  On failure, a message on stderr.
+binding_extract() {
+    local out=$BINDINGS/$BINDING_FILE path=Documentation/devicetree/bindings/$BINDING_FILE patch
+    patch=$(grep -l -x "diff --git a/$path b/$path" "$TOP"/linux/[0-9]*.patch | head -1)
+    if [ -z "$patch" ]; then
+        echo "binding_extract: no patch in linux/ adds $path" >&2
+        return 1
+    fi
+    mkdir -p "${out%/*}" || return 1
+    awk -v p="$path" '
+        $0 == "diff --git a/" p " b/" p { want = 1; next }
+        want && /^diff --git / { exit }
+        want && /^new file mode / { new = 1 }
+        want && new && /^@@ / { body = 1; next }
+        body && /^\+/ { print substr($0, 2) }
+        ' "$patch" > "$out.new"
+    if [ ! -s "$out.new" ]; then
+        echo "binding_extract: ${patch#"$TOP"/} has no new file $path" >&2
+        rm -f "$out.new"
+        return 1
+    fi
+    if cmp -s "$out.new" "$out"; then rm -f "$out.new"; else mv "$out.new" "$out"; fi
+}
+
+# dt_schema OUT: the binding (binding_extract), with dt-schema's own
+# schemas, processed into the schema file OUT (dt-mk-schema -j) that
+# dt-validate reads; dt-mk-schema's messages go to OUT.log.  Puts the
+# dt-schema of dt_tools first in PATH, so that the caller's dt-validate
+# reads OUT.  On failure, one "bad" with the messages.
 dt_schema() {
-    dt-mk-schema -j -o "$1" "$BINDINGS" > "$1.log" 2>&1 && return 0
+    dt_tools > "$1.log" 2>&1 && binding_extract 2>> "$1.log" &&
+        dt-mk-schema -j -o "$1" "$BINDINGS" >> "$1.log" 2>&1 && return 0
     bad "dt-mk-schema: $(cat "$1.log")"
     return 1
 }
 
 # dt_matched SCHEMA DTB: how many /reserved-memory/sp-mem@ nodes of DTB
-# dt-validate matched on our binding (reserved-memory/qemu,sp-mem.yaml)
-# with the schema file SCHEMA; -M prints the schema each node matched.
+# the schema file SCHEMA matches on the binding
+# (reserved-memory/special-purpose.yaml#): dt-validate picks the schema
+# of a node by its compatible strings, and this asks dt-schema's
+# validator the same (dt-validate of this dt-schema has no -M).
 dt_matched() {
-    dt-validate -M -s "$1" "$2" 2>&1 |
-        grep -A1 '/reserved-memory/sp-mem@.*: matched on schema' |
-        grep -c 'reserved-memory/qemu,sp-mem.yaml#'
+    dt-python - "$1" "$2" <<'PYEOF'
+import sys
+import dtschema
+v = dtschema.DTValidator([sys.argv[1]])
+with open(sys.argv[2], "rb") as f:
+    trees = v.decode_dtb(f.read())
+n = 0
+for root in trees:
+    for name, node in root.get("reserved-memory", {}).items():
+        if not (isinstance(node, dict) and name.startswith("sp-mem@")):
+            continue
+        for c in node.get("compatible", []):
+            if c in v.compat_map:
+                n += v.schemas[v.compat_map[c]]["$id"].endswith(
+                    "reserved-memory/special-purpose.yaml#")
+                break
+print(n)
+PYEOF
 }
 
 # debian_uri: the Debian archive the machine's own apt configuration
@@ -186,11 +238,15 @@ apt_private() {
     fi
     _apt_private "$@"
 }
-_apt_private() {
-    apt-get -q -o Dir::Etc::SourceList="$APT_PRIVATE/sources.list" \
-        -o Dir::Etc::SourceParts="$APT_PRIVATE/sources.list.d" \
-        -o Dir::State::Lists="$APT_PRIVATE/lists" \
-        -o Dir::Cache="$APT_PRIVATE/cache" \
+_apt_private() { _apt_state "$APT_PRIVATE" "$@"; }
+# _apt_state DIR ARG...: apt-get with the private state in DIR.
+_apt_state() {
+    local dir=$1
+    shift
+    apt-get -q -o Dir::Etc::SourceList="$dir/sources.list" \
+        -o Dir::Etc::SourceParts="$dir/sources.list.d" \
+        -o Dir::State::Lists="$dir/lists" \
+        -o Dir::Cache="$dir/cache" \
         -o Acquire::Languages=none -o APT::Sandbox::User=root "$@"
 }
 apt_private_refresh() {
@@ -206,6 +262,112 @@ deb-src $uri sid main
 EOT
     echo "apt_private: fetching the trixie, trixie-backports and sid lists into $APT_PRIVATE" >&2
     _apt_private update >/dev/null
+}
+
+# apt_host ARG...: the same for packages of the machine's own
+# architecture, with a second private state under $CACHE/apt-host whose
+# lists are trixie's (dt_tools).
+APT_HOST=$CACHE/apt-host
+apt_host() {
+    compgen -G "$APT_HOST/lists/*_Packages*" >/dev/null || apt_host_refresh || return 1
+    _apt_state "$APT_HOST" "$@"
+}
+apt_host_refresh() {
+    local uri arch
+    uri=$(debian_uri) && arch=$(dpkg --print-architecture) || return 1
+    mkdir -p "$APT_HOST/lists/partial" "$APT_HOST/cache/archives/partial" \
+             "$APT_HOST/sources.list.d"
+    echo "deb [arch=$arch] $uri trixie main" > "$APT_HOST/sources.list"
+    echo "apt_host: fetching the trixie lists ($arch) into $APT_HOST" >&2
+    _apt_state "$APT_HOST" update >/dev/null
+}
+
+# dt_tools: dt-schema's commands (dt-doc-validate, dt-mk-schema,
+# dt-validate, dt-extract-example...) first in PATH, from a dt-schema
+# newer than bookworm's 2022.08: the kernel's dt_binding_check wants
+# >= 2023.9, and the special-purpose binding's "$ref: reserved-memory.yaml"
+# is one of dt-schema's own schemas only since then.  It is sid's
+# (DTSCHEMA_SID, Architecture: all, through apt_private): trixie-backports'
+# 2025.08 crashes (KeyError in check_duplicate_property_types) on the
+# bindings of Linux 7.2.8.  It needs jsonschema >= 4.18, whose rpds-py is
+# a compiled module that Debian builds for its own Python only (3.13 in
+# trixie), not for bookworm's 3.11; so the commands run on trixie's
+# Python 3.13 and C library (through trixie's dynamic loader), with
+# trixie's packages (DTSCHEMA_TRIXIE, through apt_host), all unpacked
+# into $DTSCHEMA, nothing installed.  Also dt-python: that Python, with
+# dtschema importable.  Messages on stderr.
+DTSCHEMA=$CACHE/dt-schema
+DTSCHEMA_SID="dt-schema"
+DTSCHEMA_TRIXIE="python3-jsonschema python3-jsonschema-specifications
+ python3-referencing python3-rpds-py python3-attr python3-ruamel.yaml
+ python3-ruamel.yaml.clib python3-rfc3987 python3-libfdt libfdt1
+ python3.13-minimal libpython3.13-minimal libpython3.13-stdlib
+ libc6 libexpat1 zlib1g"
+dt_tools() {
+    local debs
+    debs=$(_dt_tools_debs 2>/dev/null)
+    if [ -z "$debs" ] || [ "$(cat "$DTSCHEMA/root/.debs" 2>/dev/null)" != "$debs" ] ||
+       [ ! -x "$DTSCHEMA/bin/dt-validate" ]; then
+        _dt_tools_unpack || return 1
+    fi
+    case ":$PATH:" in
+        *":$DTSCHEMA/bin:"*) ;;
+        *) export PATH="$DTSCHEMA/bin:$PATH" ;;
+    esac
+}
+_dt_tools_debs() {   # the newest cached .deb of each package, or fail
+    local p f
+    for p in $DTSCHEMA_SID $DTSCHEMA_TRIXIE; do
+        f=$(compgen -G "$DTSCHEMA/debs/${p}_*.deb" | sort -V | tail -1)
+        [ -n "$f" ] || return 1
+        echo "${f##*/}"
+    done
+}
+_dt_tools_unpack() {
+    local root=$DTSCHEMA/root bin=$DTSCHEMA/bin f ld
+    mkdir -p "$DTSCHEMA/debs" || return 1
+    if ! _dt_tools_debs >/dev/null; then
+        echo "dt_tools: downloading dt-schema (sid) and Python 3.13 (trixie) into $DTSCHEMA/debs" >&2
+        # A stale package list (a package replaced by a point release) is
+        # refreshed once.
+        # shellcheck disable=SC2086
+        (cd "$DTSCHEMA/debs" &&
+             { apt_private download -qq $DTSCHEMA_SID ||
+               { apt_private_refresh && apt_private download -qq $DTSCHEMA_SID; }; } &&
+             { apt_host download -qq $DTSCHEMA_TRIXIE ||
+               { apt_host_refresh && apt_host download -qq $DTSCHEMA_TRIXIE; }; }) 2>&1 |
+            grep -v 'unsandboxed as root' >&2
+        _dt_tools_debs >/dev/null || { echo "dt_tools: download failed" >&2; return 1; }
+    fi
+    rm -rf "$root" "$bin" && mkdir -p "$root" "$bin" || return 1
+    for f in $(_dt_tools_debs); do
+        dpkg-deb -x "$DTSCHEMA/debs/$f" "$root" || return 1
+    done
+    ld=$(compgen -G "$root/usr/lib/*/ld-linux*.so.[0-9]" | head -1)
+    if [ -z "$ld" ] || [ ! -x "$root/usr/bin/python3.13" ]; then
+        echo "dt_tools: no dynamic loader or python3.13 in $root" >&2
+        return 1
+    fi
+    # dt-python ARG...: python3.13 with its own library path, home and
+    # packages only (nothing of the machine's Python).
+    cat > "$bin/dt-python" <<EOT
+#!/bin/sh
+# trixie's Python 3.13 with dt-schema (lib/common.sh dt_tools)
+exec env -u PYTHONPATH PYTHONHOME="$root/usr" PYTHONNOUSERSITE=1 \\
+    PYTHONDONTWRITEBYTECODE=1 "$ld" --library-path "${ld%/*}" \\
+    "$root/usr/bin/python3.13" "\$@"
+EOT
+    chmod +x "$bin/dt-python"
+    for f in "$root"/usr/bin/dt-* "$root"/usr/bin/dtb2py; do
+        [ -f "$f" ] || continue
+        printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$bin/dt-python" "$f" > "$bin/${f##*/}"
+        chmod +x "$bin/${f##*/}"
+    done
+    if ! "$bin/dt-validate" --version >/dev/null; then
+        echo "dt_tools: dt-validate does not run" >&2
+        return 1
+    fi
+    _dt_tools_debs > "$root/.debs"
 }
 
 # fetch_source WHO PKG FILE:SHA256...: each FILE of Debian's source

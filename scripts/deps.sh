@@ -4,8 +4,10 @@
 # the option ROMs and boot ROMs that Debian's stripped QEMU source lacks
 # and that upstream qtests load (scripts/build.sh links them in).
 # qemu-efi-aarch64 is the UEFI firmware bios-tables-test boots (bzip2 makes
-# QEMU's build declare that test), acpica-tools decodes ACPI tables and
-# dt-schema validates device trees against our binding.  The guests are
+# QEMU's build declare that test) and acpica-tools decodes ACPI tables.
+# dt-schema is not among them: bookworm's (2022.08) is too old for the
+# binding and for the kernel's dt_binding_check, and lib/common.sh
+# dt_tools unpacks trixie's into the cache instead.  The guests are
 # built with gcc-aarch64-linux-gnu against arm64 packages (libfdt-dev:arm64,
 # fetched by the guest scripts), hence the arm64 foreign architecture.  Idempotent: when everything is present it does
 # no network access and returns in well under a second.
@@ -15,7 +17,7 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
       python3 python3-venv device-tree-compiler
       ipxe-qemu qemu-system-data seabios
-      bzip2 qemu-efi-aarch64 acpica-tools dt-schema
+      bzip2 qemu-efi-aarch64 acpica-tools
       gcc-aarch64-linux-gnu make u-boot-tools e2fsprogs
       # edk2/build.sh: EDK2's BaseTools (GenFv, GenFw... link libuuid)
       uuid-dev
@@ -32,7 +34,13 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       # tests (json-c for QMP, XDR from libtirpc, GnuTLS, netlink for its
       # Linux network helpers, xsltproc, xmllint and rst2html at build time)
       libjson-c-dev libtirpc-dev libgnutls28-dev libxml2-dev libxml2-utils
-      xsltproc python3-docutils libnl-3-dev libnl-route-3-dev)
+      xsltproc python3-docutils libnl-3-dev libnl-route-3-dev
+      # linux/dt-binding-check.sh: the kernel's dt_binding_check lints
+      # the binding with yamllint and builds its dtc with YAML output
+      yamllint libyaml-dev
+      # linux/export.sh --walk also builds every step for riscv (patch 1
+      # touches its EFI runtime code)
+      gcc-riscv64-linux-gnu)
 MESON_MIN=1.5
 
 SUDO=
