@@ -4,6 +4,10 @@
 #   linux/build.sh 7.2   upstream 7.2.8 with our series (linux/series):
 #                        the kernel every Linux boot path of
 #                        the linux-sp scenario runs
+#   linux/build.sh 7.2-dt  the same tree, configured as an embedded
+#                        kernel (linux/config-7.2-dt): device tree only,
+#                        no EFI, no ACPI, no PCI; the embedded rows of
+#                        the layouts scenario
 #   linux/build.sh 6.1   upstream 6.1.176 without patches, the dax core
 #                        built in: the hmat61dax boot of
 #                        the uefi-sp scenario (Debian's 6.1 kernels
@@ -51,11 +55,12 @@ HERE=$TOP/linux
 
 # shellcheck source=linux/pins.sh
 . "$HERE/pins.sh"
-linux_pin "${1:-}" || { echo "usage: linux/build.sh 6.1|7.2" >&2; exit 2; }
+VER=${1:-}
+case $VER in 6.1|7.2|7.2-dt) ;; *) VER= ;; esac
+linux_pin "${VER%-dt}" || { echo "usage: linux/build.sh 6.1|7.2|7.2-dt" >&2; exit 2; }
 # Our series goes on 7.2 only; 6.1 is built as upstream has it.
 PATCHES=()
-[ "$1" = 6.1 ] || mapfile -t PATCHES < <(sed -e '/^#/d' -e '/^$/d' "$HERE/series")
-VER=$1
+[ "$VER" = 6.1 ] || mapfile -t PATCHES < <(sed -e '/^#/d' -e '/^$/d' "$HERE/series")
 CROSS=aarch64-linux-gnu-
 MAKE_ARGS=(ARCH=arm64 "CROSS_COMPILE=$CROSS")
 # Everything else that decides the result; bump the number when the way

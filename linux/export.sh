@@ -2,25 +2,31 @@
 # Export our Linux series for the kernel's lists: apply linux/*.patch
 # (linux/series order) with "git am" on a git tree of upstream 7.2.8 (the
 # orig tarball linux/build.sh builds from, pinned in linux/pins.sh), run
-# the tree's scripts/checkpatch.pl --strict on every patch, and write
+# the tree's scripts/checkpatch.pl --strict on every patch and its
+# dt_binding_check on the binding (linux/dt-binding-check.sh), and write
 # "git format-patch" output with the cover letter of linux/cover-letter
-# into OUTDIR.  With --walk, also build the tree at every patch
-# (allnoconfig + linux/config-7.2, Image and modules, incrementally), so
-# that each patch is shown to build on its own.
+# into OUTDIR, Cc'd to the recipients the tree's get_maintainer.pl names.
+# With --walk, also build the tree at every step (the base and each
+# patch): arm64 with linux/config-7.2 and with linux/config-7.2-dt, and
+# riscv with linux/config-walk-riscv (patch 1 touches riscv), Image and
+# modules, incrementally; and boot each step's arm64 Image with QEMU's
+# device tree (linux/walk-boot.sh), so that each patch is shown to build
+# on its own and no step makes that boot worse.
 #
 # usage: linux/export.sh [--walk] [OUTDIR]      (default OUTDIR: series-linux)
 #
 # Fails unless every patch applies, every Fixes: tag names a commit of
 # KNOWN_COMMITS (the tree has no history for checkpatch to look it up
-# in), checkpatch reports no error, warning or check on any patch and,
-# with --walk, every step builds.  Last line:
-# "linux-export: N patches, checkpatch --strict clean[, every patch builds]".
+# in), checkpatch reports no error, warning or check on any patch,
+# dt_binding_check is clean and, with --walk, every step builds and
+# boots.  Last line: "linux-export: N patches ..., checkpatch --strict
+# clean[, every patch builds ... and boots]".
 #
 # Choices: the base tree is a git repository made once from the tarball in
 # $CACHE/linux/export-VERSION (a commit "Linux VERSION"; Debian's orig
 # tarball is upstream minus files Debian cannot ship, none of which the
 # series touches); branch sp-mem is reset to it on each run.  The walk
-# builds out of tree in $CACHE/linux/walk-obj under the build lock.
+# builds out of tree in $CACHE/linux/walk-NAME under the build lock.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -81,28 +87,78 @@ for i in $(seq "$n" -1 1); do
 done
 [ $bad = 0 ] || { echo "linux-export: checkpatch is not clean" >&2; exit 1; }
 
+# The binding, as the kernel's dt_binding_check sees it.
+bash "$HERE/dt-binding-check.sh" "$base" ||
+    { echo "linux-export: dt_binding_check is not clean" >&2; exit 1; }
 built=
 if [ $walk = 1 ]; then
+    # Every patch builds for arm64 (the guests' configuration and the
+    # embedded one) and for riscv (patch 1 touches riscv's EFI runtime
+    # code), incrementally, out of tree; the arm64 Image of each step
+    # boots with QEMU's device tree (linux/walk-boot.sh), so that no step
+    # makes a boot that worked before worse.
+    command -v riscv64-linux-gnu-gcc >/dev/null || bash "$TOP/scripts/deps.sh"
     build_lock
-    obj=$CACHE/linux/walk-obj
-    mkdir -p "$obj"
+    WALKS=(
+        "arm64 aarch64-linux-gnu- $HERE/config-7.2"
+        "arm64-dt aarch64-linux-gnu- $HERE/config-7.2-dt"
+        "riscv riscv64-linux-gnu- $HERE/config-walk-riscv"
+    )
+    prev_dax=none
     for i in $(seq "$n" -1 0); do
         "${GIT[@]}" checkout -q "sp-mem~$i"
-        t0=$(date +%s)
-        if make -C "$base" O="$obj" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
-                KCONFIG_ALLCONFIG="$HERE/config-7.2" allnoconfig > "$obj/walk.log" 2>&1 &&
-           make -C "$base" O="$obj" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
-                -j"$(nproc)" Image modules >> "$obj/walk.log" 2>&1; then
-            echo "walk: $("${GIT[@]}" log -1 --format=%s) builds ($(( $(date +%s) - t0 ))s)"
-        else
-            tail -30 "$obj/walk.log" >&2
-            echo "linux-export: the tree does not build at $("${GIT[@]}" log -1 --format=%s)" >&2
+        subject=$("${GIT[@]}" log -1 --format=%s)
+        for w in "${WALKS[@]}"; do
+            read -r name cross fragment <<< "$w"
+            arch=${name%-dt}
+            obj=$CACHE/linux/walk-$name
+            mkdir -p "$obj"
+            t0=$(date +%s)
+            if make -C "$base" O="$obj" ARCH="$arch" CROSS_COMPILE="$cross" \
+                    KCONFIG_ALLCONFIG="$fragment" allnoconfig > "$obj/walk.log" 2>&1 &&
+               make -C "$base" O="$obj" ARCH="$arch" CROSS_COMPILE="$cross" \
+                    -j"$(nproc)" Image modules >> "$obj/walk.log" 2>&1; then
+                echo "walk $name: $subject: builds ($(( $(date +%s) - t0 ))s)"
+            else
+                tail -30 "$obj/walk.log" >&2
+                echo "linux-export: $name does not build at $subject" >&2
+                exit 1
+            fi
+        done
+        if ! line=$(bash "$HERE/walk-boot.sh" \
+                "$CACHE/linux/walk-arm64/arch/arm64/boot/Image" "$subject"); then
+            echo "linux-export: the device-tree boot failed at $subject" >&2
             exit 1
         fi
+        echo "$line"
+        # No step may lose a dax device, or a node of one, that the step
+        # before had.
+        dax=$(sed -n 's/.* dax=\([^ ]*\) .*/\1/p' <<< "$line")
+        for prev in ${prev_dax//,/ }; do
+            [ "$prev" = none ] && continue
+            case ",$dax," in
+                *",$prev,"*|*",${prev%@*}@"[0-9]*) ;;
+                *) echo "linux-export: $subject lost dax device $prev" >&2; exit 1 ;;
+            esac
+            if [ "${prev#*@}" != -1 ] && [[ ",$dax," != *",$prev,"* ]]; then
+                echo "linux-export: $subject lost the node of dax device $prev" >&2
+                exit 1
+            fi
+        done
+        prev_dax=$dax
     done
     "${GIT[@]}" checkout -q sp-mem
-    built=", every patch builds"
+    built=", every patch builds (arm64, arm64 device-tree only, riscv) and boots"
 fi
 
-format_series "$outdir" "$n" "$HERE/cover-letter" "${GIT[@]}"
+# Recipients, as the tree's get_maintainer.pl gives them for the whole
+# series (no git history here, so maintainers and lists only).
+mapfile -t recipients < <("${GIT[@]}" format-patch -q --stdout "-$n" |
+    (cd "$base" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
+        --no-rolestats --no-multiline --separator '\n' -))
+echo "get_maintainer.pl: ${#recipients[@]} recipients:"
+printf '    %s\n' "${recipients[@]}"
+cc=()
+for r in "${recipients[@]}"; do cc+=(-c "format.cc=$r"); done
+format_series "$outdir" "$n" "$HERE/cover-letter" "${GIT[@]}" "${cc[@]}"
 echo "linux-export: $n patches in ${outdir#"$TOP"/}, checkpatch --strict clean$built"

@@ -69,6 +69,8 @@ PROVIDERS = {
                   "Linux 6.1 with the dax core built in (linux/), cached"),
     "linux-7.2": ("bg", "bash linux/build.sh 7.2",
                   "Linux 7.2 with our series (linux/), cached"),
+    "linux-7.2-dt": ("bg", "bash linux/build.sh 7.2-dt",
+                     "Linux 7.2 with our series, device tree only (linux/), cached"),
     "libvirt": ("bg", "bash libvirt/build.sh",
                 "libvirt 11.3.0 with our series (libvirt/), cached"),
 }
