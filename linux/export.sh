@@ -153,9 +153,13 @@ fi
 
 # Recipients, as the tree's get_maintainer.pl gives them for the whole
 # series (no git history here, so maintainers and lists only).
-mapfile -t recipients < <("${GIT[@]}" format-patch -q --stdout "-$n" |
-    (cd "$base" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
-        --no-rolestats --no-multiline --separator '\n' -))
+gm=$(mktemp -d)
+"${GIT[@]}" format-patch -q -o "$gm" "-$n"
+mapfile -t recipients < <(cd "$base" && perl scripts/get_maintainer.pl --no-git \
+    --no-git-fallback --no-rolestats "$gm"/*.patch)
+rm -rf "$gm"
+[ ${#recipients[@]} -gt 0 ] ||
+    { echo "linux-export: get_maintainer.pl named no recipient" >&2; exit 1; }
 echo "get_maintainer.pl: ${#recipients[@]} recipients:"
 printf '    %s\n' "${recipients[@]}"
 cc=()
