@@ -20,10 +20,28 @@
 #          memory in 128 MiB blocks and kmem onlines whole blocks only, so
 #          whole blocks, at 128 MiB-aligned addresses, with a gap (adjacent
 #          EFI_MEMORY_SP descriptors merge in EDK2; uefi-sp's hmat612).
+#   b2b    256 MiB on node 1, 128 MiB on node 2 and 128 MiB on node 3
+#          (layouts), placed by QEMU back to back from 0x80000000:
+#          0x80000000, 0x90000000, 0x98000000; whole memory blocks, no gap
+#          (EDK2 merges the three EFI_MEMORY_SP descriptors into one).
+#   order  the same three devices given node 3 first, then 1, then 2, so
+#          that the address order differs from the node order: node 3 at
+#          0x80000000, node 1 at 0x88000000, node 2 at 0x98000000.
+# The b2b and order layouts need a machine with node 3: MACHINE3.
 declare -A SIZE NODE ADDR BYTES
 spmem_layout() {
     DEVS=(s0 s1)
     case $1 in
+        b2b|order)
+            if [ "$1" = b2b ]; then DEVS=(s1 s2 s3); else DEVS=(s3 s1 s2); fi
+            SIZE=([s1]=256M [s2]=128M [s3]=128M) NODE=([s1]=1 [s2]=2 [s3]=3)
+            BYTES=([s1]=0x10000000 [s2]=0x8000000 [s3]=0x8000000)
+            if [ "$1" = b2b ]; then
+                ADDR=([s1]=0x80000000 [s2]=0x90000000 [s3]=0x98000000)
+            else
+                ADDR=([s3]=0x80000000 [s1]=0x88000000 [s2]=0x98000000)
+            fi
+            PLACE=qemu ;;
         words)
             SIZE=([s0]=64M [s1]=32M) NODE=([s0]=1 [s1]=2)
             ADDR=([s0]=0x80000000 [s1]=0x84000000)
@@ -176,6 +194,10 @@ MACHINE=(-cpu cortex-a57 -smp 2 -m 1G,maxmem=4G -nodefaults
          -object memory-backend-ram,id=ram0,size=1G
          -numa node,nodeid=0,memdev=ram0,cpus=0-1
          -numa node,nodeid=1 -numa node,nodeid=2)
+
+# MACHINE with a third memory-less node, 3 (spmem_layout b2b and order).
+# shellcheck disable=SC2054,SC2034   # commas inside option values; used by layouts
+MACHINE3=("${MACHINE[@]}" -numa node,nodeid=3)
 
 # The -numa dist options that give the machine without sp-mem the
 # /distance-map sp-mem brings (the default values), so that its nodes 1
@@ -510,14 +532,143 @@ initramfs_for() {
 boot_summary() {
     local label=$1
     grep '^spmem-' "$tmp/out-$label" |
-        grep -vE '^spmem-(iomem-all|cmdline|dmesg)' | sed 's/^/  guest: /'
+        grep -vE '^spmem-(iomem-all|iomem-dax|cmdline|dmesg)' | sed 's/^/  guest: /'
     echo "  guest: UEFI memory map at 0x80000000 and above, and what /proc/iomem shows there:"
     grep -E '^spmem-dmesg .*efi:   0x0000[0-9a-f]*-' "$tmp/out-$label" |
         awk '{for (i = 1; i <= NF; i++) if ($i ~ /^0x0000[0-9a-f]+-/) {s = substr($i, 3, 12); if (s >= "000080000000") print "    " substr($0, index($0, "efi:"))}}'
     awk '/^spmem-iomem-all / {r = $2; sub(/-.*/, "", r); if (length(r) > 8 || r >= "80000000") print "    " substr($0, 17)}' "$tmp/out-$label"
+    if grep -q '^spmem-iomem-dax ' "$tmp/out-$label"; then
+        echo "  guest: /proc/iomem at 0x80000000 and above once the dax devices had their drivers:"
+        awk '/^spmem-iomem-dax / {r = $2; sub(/-.*/, "", r); if (length(r) > 8 || r >= "80000000") print "    " substr($0, 17)}' "$tmp/out-$label"
+    fi
     echo "  guest: NUMA/SRAT/HMAT/dax lines of dmesg:"
     grep -E '^spmem-dmesg .*(NUMA|SRAT|HMAT|hmem|dax|kmem|Faking|memblk|node|reserved mem)' "$tmp/out-$label" |
         grep -v 'efi:   0x' | sed 's/^spmem-dmesg /    /' | head -40
+}
+
+# boot_record LABEL: the lines of boot LABEL a report quotes, each
+# starting with "  record LABEL": the UEFI memory map's SP descriptors,
+# the kernel's SRAT lines, /proc/iomem from 0x80000000 up (once the dax
+# devices had their drivers), the dax devices with their ranges and
+# nodes, which device each is, and the nodes' MemTotal (kB) around each
+# daxctl.
+boot_record() {
+    local label=$1 out=$tmp/out-$1
+    sed -n "s/^spmem-dmesg .*efi:   \(0x[0-9a-f]*-0x[0-9a-f]* \[Conventional *|.*|SP|.*\)/  record $label efi: \1/p" "$out"
+    srat_lines "$out" | sed "s/^/  record $label srat: /"
+    awk -v p="  record $label iomem: " '/^spmem-iomem-dax / {l = substr($0, 17); r = l; sub(/^ +/, "", r); sub(/-.*/, "", r); if (length(r) > 8 || r >= "80000000") print p l}' "$out"
+    sed -n "s/^spmem-dax \([^ ]*\) start=\([^ ]*\) size=\([^ ]*\) numa_node=\([^ ]*\) target_node=\([^ ]*\) .* driver=\([^ ]*\) .*/  record $label dax: \1 start=\2 size=\3 numa_node=\4 target_node=\5 driver=\6/p" "$out"
+    sed -n "s/^spmem-daxof \(.*\)/  record $label device: \1/p" "$out"
+    sed -n "s/^spmem-ram-nodes-\(before\|after\) \(.*[^ ]\) *\$/  record $label kmem \1 \2/p" "$out"
+}
+
+# --- the dax boots of our kernel (linux-sp, layouts) -------------------------------
+# The kernel command line of every dax boot, before the guest's arguments.
+# shellcheck disable=SC2034   # used by the scenarios
+DAX_APPEND="console=ttyAMA0 panic=-1 quiet nokaslr rdinit=/init"
+
+# dax_guest_args [RAM-DEV...]: sets DAX_ARGS to the guest's arguments for
+# the devices of the layout: spmem= (spmem_spec_arg), the patterns
+# (spmem-pat=) and spmem-ram= with RAM-DEV... (default: every device).
+dax_guest_args() {
+    spmem_spec_arg
+    local ram=("${@:-${DEVS[@]}}")
+    DAX_ARGS="spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$(IFS=,; echo "${ram[*]}")"
+}
+
+# dax_boot LABEL QEMU-ARG...: one boot (fresh backends holding the host
+# pattern, SPMEM_ARGS after QEMU-ARG...); output in $tmp/out-LABEL.
+dax_boot() {
+    local label=$1
+    shift
+    spmem_backends "$tmp" put_host_pattern
+    echo "--- boot $label"
+    boot_guest "$tmp/out-$label" "$@" "${SPMEM_ARGS[@]}"
+    check_exit "$tmp/out-$label"
+    boot_summary "$label"
+}
+
+# dax_uboot MODE LABEL KERNEL INITRD APPEND QEMU-ARG...: boot LABEL
+# through U-Boot's MODE (booti or bootefi; uboot_firmware first) from a
+# virtio disk with KERNEL, INITRD and lib/guest/dax/uboot.cmd, Linux's
+# command line APPEND; QEMU-ARG... is the machine (-M virt ...).
+dax_uboot() {
+    local mode=$1 label=$2 kernel=$3 initrd=$4 args=$5 fs=$tmp/fs-$2
+    shift 5
+    [ "$mode" = bootefi ] && args+=" initrd=/initrd"
+    mkdir -p "$fs"
+    if ! cp "$kernel" "$fs/Image" || ! cp "$initrd" "$fs/initrd"; then
+        bad "$label: copy the kernel and initramfs to the boot file system"
+        finish
+    fi
+    printf 'spmem_boot=%s\nbootargs=%s\n' "$mode" "$args" > "$fs/boot.env"
+    boot_disk "$fs" "$TOP/lib/guest/dax/uboot.cmd" "$tmp/disk-$label.img"
+    dax_boot "$label" "$@" -bios "$UBOOT" \
+        -drive "if=none,file=$tmp/disk-$label.img,format=raw,id=d0,snapshot=on" \
+        -device virtio-blk-device,drive=d0
+    rm -rf "$fs" "$tmp/disk-$label.img"
+    if grep -q "^spmem-uboot-script $mode " "$tmp/out-$label" &&
+       ! grep -q "^spmem-uboot-script $mode failed" "$tmp/out-$label"; then
+        ok "$label: U-Boot ran our script's $mode: $(grep -m1 "^spmem-uboot-script $mode " "$tmp/out-$label")"
+    else
+        bad "$label: U-Boot did not run $mode: $(grep '^spmem-uboot-script' "$tmp/out-$label" | tr '\n' ';')"
+    fi
+}
+
+# dax_uefi LABEL KERNEL INITRD MACHINE-OPTS APPEND QEMU-ARG...: boot LABEL
+# through our EDK2 (edk2_firmware first) with -M virt,MACHINE-OPTS,
+# QEMU-ARG... (the machine), KERNEL and INITRD, Linux's command line
+# APPEND and efi=debug (the kernel logs the UEFI memory map).
+dax_uefi() {
+    local label=$1 kernel=$2 initrd=$3 mopts=$4 args=$5
+    shift 5
+    uefi_pflash "$tmp/vars-$label.fd"
+    dax_boot "$label" -M "virt,$mopts" "$@" "${UEFI_PFLASH[@]}" \
+        -kernel "$kernel" -initrd "$initrd" -append "$args efi=debug"
+    rm -f "$tmp/vars-$label.fd"
+}
+
+# hmat_machine MACHINE-ARG...: sets HMAT_MACHINE to the machine with
+# node 0 the initiator of every memory-less node (-numa node without
+# memdev= and cpus=) and an HMAT latency and bandwidth from node 0 to
+# every node (-M virt,hmat=on needs both), as uefi-sp's hmat boots.
+hmat_machine() {
+    local a n targets=(0)
+    HMAT_MACHINE=()
+    for a in "$@"; do
+        if [[ $a =~ ^node,nodeid=([0-9]+)$ ]]; then
+            a+=,initiator=0
+            targets+=("${BASH_REMATCH[1]}")
+        fi
+        HMAT_MACHINE+=("$a")
+    done
+    for n in "${targets[@]}"; do
+        # shellcheck disable=SC2054   # commas inside option values
+        HMAT_MACHINE+=(-numa "hmat-lb,initiator=0,target=$n,hierarchy=memory,data-type=access-latency,latency=$((10 + 10 * n))"
+                       -numa "hmat-lb,initiator=0,target=$n,hierarchy=memory,data-type=access-bandwidth,bandwidth=$((40 - 10 * (n > 3 ? 3 : n)))G")
+    done
+}
+
+# check_said LABEL WHAT LINE: the kernel log of boot LABEL has LINE.
+check_said() {
+    if grep -qF -- "$3" "$tmp/out-$1"; then
+        ok "$1 $2: the kernel says: $3"
+    else
+        bad "$1 $2: no kernel line '$3'; reserved mem lines: $(grep 'reserved mem' "$tmp/out-$1" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
+    fi
+}
+
+# check_dax_boot LABEL [MODE...]: check_sp LABEL MODE..., one dax device
+# per device (check_dax_count), and every device of DAX_ARGS' spmem-ram=
+# (dax_guest_args) system-ram on its node only (check_kmem).
+check_dax_boot() {
+    local d ram
+    check_sp "$@"
+    check_dax_count "$1"
+    ram=$(sed -n 's/.*spmem-ram=\([^ ]*\).*/\1/p' <<< "$DAX_ARGS")
+    for d in "${DEVS[@]}"; do
+        case ",$ram," in *",$d,"*) check_kmem "$1" "$d" ;; esac
+    done
 }
 
 # hexrange BASE BYTES: "80000000-8fffffff" as /proc/iomem writes it.
@@ -553,18 +704,38 @@ covering() {
     return 1
 }
 
-# check_sp LABEL [nodax] [nouefi]: every sp-mem range is EFI_MEMORY_SP
-# memory in the UEFI map (unless nouefi is given: a boot whose firmware
-# has no such map, or does not mark the range) and Soft Reserved in
-# /proc/iomem (exactly, or, with ADJACENT=1, within a merged range), not
-# System RAM; and, unless nodax is given (a kernel that cannot have dax
-# devices, checked by the caller), a dax device whose numa_node and
-# target_node are the device's node (or DAX_NODE, if set: a guest that
-# cannot know the node; -1, no node, has no target_node attribute),
-# through which the patterns crossed.
+# How the kernel shows a Soft Reserved range in /proc/iomem: check_sp
+# asserts the one way SP_IOMEM names, never "either":
+#   soft  a top-level "Soft Reserved" resource (Debian's stock kernels,
+#         6.1, 6.12 and 7.3.4, and upstream 6.1: the arm64 EFI code puts
+#         EFI_MEMORY_SP ranges into iomem_resource); the default, which
+#         uefi-sp's kernels need
+#   dax   no "Soft Reserved" line at all (the range is in the kernel's
+#         soft_reserve_resource tree only, as on x86 since 7.0), and once
+#         device_dax has the range, a top-level line "START-END : daxX.Y"
+#         for exactly the range (our 7.2 series, linux/0001 and 0005, on
+#         every boot path)
+SP_IOMEM=${SP_IOMEM:-soft}
+
+# check_sp LABEL [nodax] [nouefi] [nodata]: every sp-mem range is
+# EFI_MEMORY_SP memory in the UEFI map (unless nouefi is given: a boot
+# whose firmware has no such map, or does not mark the range), shown in
+# /proc/iomem as SP_IOMEM says (soft: Soft Reserved, exactly, or, with
+# ADJACENT=1, within a merged range; dax: the range's own dax device,
+# exactly, and no Soft Reserved line), not System RAM; and, unless nodax
+# is given (a kernel that cannot have dax devices, checked by the
+# caller), a dax device whose numa_node and target_node are the device's
+# node (or DAX_NODE, if set: a guest that cannot know the node; -1, no
+# node, has no target_node attribute) and, with SP_IOMEM=dax, whose
+# range is exactly the device's, through which the patterns crossed
+# (unless nodata is given: a range with no memory behind it).
 check_sp() {
     local label=$1 out=$tmp/out-$1 mode=" ${*:2} " d a b line dax node tnode want got s e
-    local want_node want_tnode
+    local want_node want_tnode snap soft start size
+    case $SP_IOMEM in
+        soft|dax) ;;
+        *) bad "$label: SP_IOMEM is '$SP_IOMEM', not soft or dax"; return ;;
+    esac
     for d in "${DEVS[@]}"; do
         a=${ADDR[$d]} b=${BYTES[$d]}
         want=$(printf '%012x-%012x' "$a" $((a + b - 1)))
@@ -577,33 +748,57 @@ check_sp() {
             bad "$label $d: no Conventional+SP descriptor for $([ "${ADJACENT:-0}" = 1 ] && echo over || echo exactly) $a+$b in the UEFI map: '$line'"
         fi
         want=$(hexrange "$a" "$b")
-        if line=$(covering "$out" iomem "$a" "$b") &&
-           { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
-            ok "$label $d: /proc/iomem: $line"
-        else
-            bad "$label $d: no top-level '$want : Soft Reserved' in /proc/iomem: $(grep -iE '^spmem-iomem-all .*Soft' "$out" | sed 's/^spmem-iomem-all //' | tr '\n' ';')"
-        fi
-        while read -r s e; do
-            if (( 0x$s <= a + b - 1 && 0x$e >= a )); then
-                bad "$label $d: System RAM $s-$e in /proc/iomem overlaps it"
+        dax=$(sed -n "s/^spmem-daxof $d //p" "$out")
+        if [ "$SP_IOMEM" = soft ]; then
+            if line=$(covering "$out" iomem "$a" "$b") &&
+               { [ "${ADJACENT:-0}" = 1 ] || [ "${line%% *}" = "$want" ]; }; then
+                ok "$label $d: /proc/iomem: $line"
+            else
+                bad "$label $d: no top-level '$want : Soft Reserved' in /proc/iomem: $(grep -iE '^spmem-iomem-all .*Soft' "$out" | sed 's/^spmem-iomem-all //' | tr '\n' ';')"
             fi
-        done < <(sed -n 's/^spmem-iomem-all *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' "$out")
+        else
+            # Both snapshots: at the start of /init, and once the dax
+            # devices have their drivers (lib/guest/dax/init).
+            soft=$(iomem_lines "$out" 'spmem-iomem-(all|dax)' "$a" "$b" | grep 'Soft Reserved' | sort -u | tr '\n' ';')
+            if [[ $mode = *" nodax "* ]]; then
+                if [ -z "$soft" ] && grep -q '^spmem-iomem-all ' "$out"; then
+                    ok "$label $d: no Soft Reserved line over $want in /proc/iomem (soft_reserve_resource only)"
+                else
+                    bad "$label $d: /proc/iomem over $want: '$soft', want no Soft Reserved line"
+                fi
+            elif [ -n "$dax" ] && [ -z "$soft" ] &&
+                 grep -qx "spmem-iomem-dax $want : $dax" "$out"; then
+                ok "$label $d: /proc/iomem: $want : $dax (top level, exactly the range; no Soft Reserved line)"
+            else
+                bad "$label $d: want the top-level line '$want : ${dax:-daxX.Y}' and no Soft Reserved line in /proc/iomem; over the range: $(iomem_lines "$out" 'spmem-iomem-dax' "$a" "$b" | tr '\n' ';') Soft Reserved: '$soft'"
+            fi
+        fi
+        for snap in all dax; do
+            while read -r s e; do
+                if (( 0x$s <= a + b - 1 && 0x$e >= a )); then
+                    bad "$label $d: System RAM $s-$e in /proc/iomem ($([ $snap = all ] && echo 'at the start of /init' || echo 'once the dax devices had their drivers')) overlaps it"
+                fi
+            done < <(sed -n "s/^spmem-iomem-$snap *\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM\$/\1 \2/p" "$out")
+        done
         [[ $mode = *" nodax "* ]] && continue
         # A dax device without a node (-1) has no target_node attribute.
         want_node=${DAX_NODE:-${NODE[$d]}} want_tnode=${DAX_NODE:-${NODE[$d]}}
         [ "$want_node" = -1 ] && want_tnode=
-        dax=$(sed -n "s/^spmem-daxof $d //p" "$out")
         line=$(grep "^spmem-dax $dax " "$out")
         node=$(sed -n 's/.* numa_node=\([-0-9]*\) .*/\1/p' <<< "$line")
         tnode=$(sed -n 's/.* target_node=\([-0-9]*\) .*/\1/p' <<< "$line")
+        start=$(sed -n 's/.* start=\([0-9a-fx]*\) .*/\1/p' <<< "$line")
+        size=$(sed -n 's/.* size=\([0-9]*\) .*/\1/p' <<< "$line")
         if [ -z "$dax" ]; then
             bad "$label $d: no dax device starts at $a; dax devices: $(grep '^spmem-dax ' "$out" | tr '\n' ';') insmod: $(grep '^spmem-insmod' "$out" | tr '\n' ' ')"
         elif [ "$node" = "$want_node" ] && [ "$tnode" = "$want_tnode" ] &&
-             grep -q 'chardev=yes' <<< "$line"; then
-            ok "$label $d: /dev/$dax, numa_node $node and target_node '$tnode' = ${DAX_NODE:+DAX_NODE, not }the device's node (${line#spmem-dax "$dax" })"
+             grep -q 'chardev=yes' <<< "$line" &&
+             { [ "$SP_IOMEM" = soft ] || { [ $((start)) = $((a)) ] && [ "$size" = $((b)) ]; }; }; then
+            ok "$label $d: /dev/$dax, numa_node $node and target_node '$tnode' = ${DAX_NODE:+DAX_NODE, not }the device's node$([ "$SP_IOMEM" = dax ] && echo ", exactly $a+$b") (${line#spmem-dax "$dax" })"
         else
-            bad "$label $d: /dev/$dax numa_node '$node', target_node '$tnode', want '$want_node' and '$want_tnode' (${line#spmem-dax })"
+            bad "$label $d: /dev/$dax numa_node '$node', target_node '$tnode', want '$want_node' and '$want_tnode'$([ "$SP_IOMEM" = dax ] && echo ", range $a+$b") (${line#spmem-dax })"
         fi
+        [[ $mode = *" nodata "* ]] && continue
         want="spmem-daxmap $d daxmap /dev/$dax read $ROFF $PLEN ok first $(host_word "$d")"
         if [ -n "$dax" ] && grep -qFx -- "$want" "$out"; then
             ok "$label $d: the guest read the host's $PLEN-byte pattern at $ROFF through mmap(/dev/$dax)"
@@ -622,6 +817,36 @@ check_sp() {
             bad "$label $d: daxmap: $(grep "^spmem-daxmap $d " "$out" | tr '\n' ';')"
         fi
     done
+}
+
+# iomem_lines OUT TAG A B: the /proc/iomem lines (any depth) of the
+# snapshots TAG (a grep -E pattern: spmem-iomem-all, the start of /init;
+# spmem-iomem-dax, once the dax devices had their drivers) in OUT that
+# overlap A+B, without the tag.
+iomem_lines() {
+    local out=$1 tag=$2 a=$3 b=$4 line r s e
+    grep -E "^($tag) " "$out" | sed -E 's/^[^ ]+ //' | while IFS= read -r line; do
+        r=${line%% : *}
+        r=${r#"${r%%[! ]*}"}
+        s=${r%-*} e=${r#*-}
+        [[ $s =~ ^[0-9a-f]+$ && $e =~ ^[0-9a-f]+$ ]] || continue
+        if (( 0x$s <= a + b - 1 && 0x$e >= a )); then
+            echo "$line"
+        fi
+    done
+}
+
+# check_dax_count LABEL: the guest of boot LABEL has as many dax devices
+# as there are sp-mem devices, each starting at a different device.
+check_dax_count() {
+    local out=$tmp/out-$1 n mapped
+    n=$(grep -c '^spmem-dax ' "$out")
+    mapped=$(sed -n 's/^spmem-daxof [^ ]* //p' "$out" | sort -u | wc -l)
+    if [ "$n" = "${#DEVS[@]}" ] && [ "$mapped" = "${#DEVS[@]}" ]; then
+        ok "$1: ${#DEVS[@]} dax devices for ${#DEVS[@]} sp-mem devices, one each: $(sed -n 's/^spmem-dax \([^ ]*\) start=\([^ ]*\) size=\([^ ]*\) numa_node=\([^ ]*\) .*/\1 \2+\3 node \4/p' "$out" | paste -sd ';' -)"
+    else
+        bad "$1: $n dax devices ($mapped matched to a device) for ${#DEVS[@]} sp-mem devices: $(grep '^spmem-dax ' "$out" | tr '\n' ';')"
+    fi
 }
 
 # check_ram LABEL [DEV]: daxctl made DEV (default RAM_DEV) system-ram,
@@ -649,17 +874,139 @@ check_ram() {
     fi
 }
 
-# check_nodes_of LABEL: Linux brought up nodes 1 and 2 (not one fake node).
+# check_kmem LABEL DEV: check_ram, and the memory of DEV went to its node
+# only: no memory block of its range in another node, and the MemTotal
+# of every other sp-mem node the same before and after its daxctl (node
+# 0's before and after are shown).
+check_kmem() {
+    local label=$1 out=$tmp/out-$1 d=$2 before after elsewhere n o='' changed='' kb0 kb1
+    check_ram "$label" "$d"
+    before=$(sed -n "s/^spmem-ram-nodes-before $d //p" "$out")
+    after=$(sed -n "s/^spmem-ram-nodes-after $d //p" "$out")
+    elsewhere=$(sed -n "s/^spmem-ram-blocks-elsewhere $d //p" "$out")
+    for n in $(spmem_nodes); do
+        [ "$n" = "${NODE[$d]}" ] && continue
+        kb0=$(tr ' ' '\n' <<< "$before" | sed -n "s/^node$n=//p")
+        kb1=$(tr ' ' '\n' <<< "$after" | sed -n "s/^node$n=//p")
+        [ -n "$kb0" ] && [ "$kb0" = "$kb1" ] || changed+=" node$n '$kb0'->'$kb1'"
+        o+="node$n $kb0 kB, "
+    done
+    kb0=$(tr ' ' '\n' <<< "$before" | sed -n "s/^node0=//p")
+    kb1=$(tr ' ' '\n' <<< "$after" | sed -n "s/^node0=//p")
+    if [ "$elsewhere" = 0 ] && [ -z "$changed" ] && [ -n "$before" ]; then
+        ok "$label $d: daxctl added memory to node${NODE[$d]} only: no block of ${ADDR[$d]}+${BYTES[$d]} elsewhere, the other sp-mem nodes unchanged (${o%, }; node0 $kb0 -> $kb1 kB)"
+    else
+        bad "$label $d: blocks of ${ADDR[$d]}+${BYTES[$d]} on other nodes: '$elsewhere' ($(grep "^spmem-ram-block $d " "$out" | sed "s/^spmem-ram-block $d //" | tr '\n' ';')); other sp-mem nodes changed:${changed:- none}; nodes before: $before; after: $after"
+    fi
+}
+
+# spmem_nodes: the nodes of the sp-mem devices, each once, in order.
+spmem_nodes() {
+    local d
+    for d in "${DEVS[@]}"; do echo "${NODE[$d]}"; done | sort -nu | paste -sd ' ' -
+}
+
+# and_list WORD...: "1", "1 and 2", "1, 2 and 3".
+and_list() {
+    local out='' i
+    for ((i = 1; i < $# - 1; i++)); do out+="${!i}, "; done
+    [ $# -ge 2 ] && out+="${*: -2:1} and "
+    echo "$out${*: -1}"
+}
+
+# check_nodes_of LABEL: Linux brought up the nodes of the sp-mem devices
+# (not one fake node).
 check_nodes_of() {
-    local out=$tmp/out-$1
+    local out=$tmp/out-$1 n nodes missing=
+    nodes=$(sed -n 's/^spmem-nodes //p' "$out")
+    for n in $(spmem_nodes); do
+        grep -qw "node$n" <<< "$nodes" || missing+=" node$n"
+    done
     if grep -q '^spmem-dmesg .*Faking a node' "$out"; then
         bad "$1: Linux faked one NUMA node: $(grep -E '^spmem-dmesg .*(invalid memblk|Faking)' "$out" | sed 's/^spmem-dmesg \[[ 0-9.]*\] //' | tr '\n' ';')"
-    elif grep -qw node1 <<< "$(sed -n 's/^spmem-nodes //p' "$out")" &&
-         grep -qw node2 <<< "$(sed -n 's/^spmem-nodes //p' "$out")"; then
-        ok "$1: Linux has NUMA nodes 1 and 2 ($(sed -n 's/^spmem-nodes //p' "$out"); online $(sed -n 's/^spmem-node-online //p' "$out"))"
+    elif [ -n "$nodes" ] && [ -z "$missing" ]; then
+        # shellcheck disable=SC2046   # one word per node
+        ok "$1: Linux has NUMA nodes $(and_list $(spmem_nodes)) ($nodes; online $(sed -n 's/^spmem-node-online //p' "$out"))"
     else
-        bad "$1: /sys/devices/system/node has '$(sed -n 's/^spmem-nodes //p' "$out")', not node1 and node2"
+        bad "$1: /sys/devices/system/node has '$nodes', not$missing"
     fi
+}
+
+# check_srat LABEL: the kernel's SRAT lines: for each device, its range as
+# "SRAT: Node N PXM N" (the proximity domain QEMU gave it is the user's
+# node, and Linux's node number is the same); and no line of the SRAT
+# (memory or CPU) maps an sp-mem node's PXM to another node.
+check_srat() {
+    local out=$tmp/out-$1 d a b want bad_map n
+    for d in "${DEVS[@]}"; do
+        a=${ADDR[$d]} b=${BYTES[$d]} n=${NODE[$d]}
+        want=$(printf 'ACPI: SRAT: Node %s PXM %s [mem 0x%08x-0x%08x]' "$n" "$n" "$a" $((a + b - 1)))
+        if srat_lines "$out" | grep -qxF -- "$want"; then
+            ok "$1 $d: the kernel says: $want"
+        else
+            bad "$1 $d: no kernel line '$want'; SRAT lines: $(srat_lines "$out" | tr '\n' ';')"
+        fi
+    done
+    bad_map=$(srat_lines "$out" | sed -n 's/.*Node \([0-9]*\) PXM \([0-9]*\) .*/\1 \2/p; s/.*PXM \([0-9]*\) -> .* -> Node \([0-9]*\).*/\2 \1/p' |
+              while read -r n p; do
+                  [ "$n" != "$p" ] && grep -qw "$p" <<< "$(spmem_nodes)" && echo "PXM $p -> node $n"
+              done | sort -u | tr '\n' ';')
+    if [ -z "$bad_map" ] && [ -n "$(srat_lines "$out")" ]; then
+        ok "$1: every SRAT line of PXM $(spmem_nodes) has node number = PXM ($(srat_lines "$out" | wc -l) SRAT lines)"
+    else
+        bad "$1: SRAT maps sp-mem PXMs to other nodes: '$bad_map'; SRAT lines: $(srat_lines "$out" | tr '\n' ';')"
+    fi
+}
+
+# srat_lines OUT: the kernel's "SRAT: Node" and "SRAT: PXM" lines in OUT.
+srat_lines() {
+    sed -n 's/^spmem-dmesg \[[ 0-9.]*\] \(.*SRAT: \(Node\|PXM\) .*\)/\1/p' "$1"
+}
+
+# check_dt_reg LABEL: the guest's /proc/device-tree has a
+# /reserved-memory/sp-mem@ node with reg <ADDR BYTES> and numa-node-id
+# NODE for each device, and no other (placement as the guest sees it).
+check_dt_reg() {
+    local out=$tmp/out-$1 d want n
+    for d in "${DEVS[@]}"; do
+        want="spmem-dt sp-mem@${ADDR[$d]#0x} reg=$(printf '%016x%016x' "${ADDR[$d]}" "${BYTES[$d]}") numa-node-id=${NODE[$d]}"
+        if grep -qFx -- "$want" "$out"; then
+            ok "$1 $d: the guest's device tree has /reserved-memory/sp-mem@${ADDR[$d]#0x}, reg <${ADDR[$d]} ${BYTES[$d]}>, numa-node-id ${NODE[$d]}"
+        else
+            bad "$1 $d: no '$want' in the guest; it has: $(grep '^spmem-dt ' "$out" | tr '\n' ';')"
+        fi
+    done
+    n=$(grep -c '^spmem-dt ' "$out")
+    if [ "$n" = "${#DEVS[@]}" ]; then
+        ok "$1: ${#DEVS[@]} sp-mem nodes under /proc/device-tree/reserved-memory, no other"
+    else
+        bad "$1: $n sp-mem nodes under /proc/device-tree/reserved-memory, want ${#DEVS[@]}"
+    fi
+}
+
+# check_placement MACHINE-ARG...: QEMU, started with the machine
+# MACHINE-ARG... (e.g. "${MACHINE3[@]}", whose serial and monitor options
+# are replaced) and SPMEM_ARGS, placed each device at its ADDR on its NODE
+# ("info memory-devices").
+check_placement() {
+    local args=() i info d got
+    while [ $# -gt 0 ]; do
+        case "$1 ${2:-}" in
+            "-serial stdio"|"-monitor none") shift 2 ;;
+            *) args+=("$1"); shift ;;
+        esac
+    done
+    info=$(printf 'info memory-devices\nquit\n' |
+           timeout 60 "$QEMU" -M virt "${args[@]}" "${SPMEM_ARGS[@]}" -S -serial none -monitor stdio 2>&1 |
+           tr -d '\r' | awk '/Memory device/ {id = $NF; gsub(/"/, "", id)} /^ *addr:/ {a[id] = $2} /^ *node:/ {print id, a[id], $2}')
+    for d in "${DEVS[@]}"; do
+        got=$(awk -v d="$d" '$1 == d {print $2, $3}' <<< "$info")
+        if [ "$got" = "${ADDR[$d]} ${NODE[$d]}" ]; then
+            ok "$d: QEMU placed it at ${ADDR[$d]} on node ${NODE[$d]} (info memory-devices)"
+        else
+            bad "$d: info memory-devices says '$got', want '${ADDR[$d]} ${NODE[$d]}'; all: $(tr '\n' ';' <<< "$info")"
+        fi
+    done
 }
 
 # --- U-Boot ----------------------------------------------------------------------

@@ -2,27 +2,38 @@
 # Boot our Linux (upstream 7.2.8 with the series in linux/, built by
 # linux/build.sh 7.2) on every arm64 boot path with two file-backed
 # sp-mem devices on nodes 1 and 2, and check that the guest owns each
-# range as x86 guests own E820 soft-reserved memory: "Soft Reserved" in
-# /proc/iomem, one /dev/daxX.Y whose numa_node and target_node are the
-# device's node, a pattern each way through an mmap of it, and daxctl
-# reconfigure-device --mode=system-ram bringing each range online as
-# memory of its node.  Boots:
+# range as x86 7.x guests own E820 soft-reserved memory: set aside in
+# the kernel's soft_reserve_resource tree, so no "Soft Reserved" line in
+# /proc/iomem, where the range shows up as its dax device
+# ("80000000-8fffffff : dax0.0", SP_IOMEM=dax in lib/guest.sh); one
+# /dev/daxX.Y, exactly the range, whose numa_node and target_node are
+# the device's node, a pattern each way through an mmap of it, and
+# daxctl reconfigure-device --mode=system-ram bringing each range online
+# as memory of its node and of no other.  Boots:
 #   dt       -kernel, QEMU's device tree (of: special-purpose memory)
 #   booti    U-Boot (Debian's u-boot-qemu) booti with QEMU's device tree
 #   bootefi  U-Boot's UEFI (bootefi): the device tree, and a UEFI map in
 #            which U-Boot made each range EfiReservedMemoryType
 #   acpi     our EDK2 (edk2) with ACPI: EFI_MEMORY_SP ranges
-#            (efi/arm64: published where dax_hmem looks for them on 7.x)
+#            (efi/arm64: set aside where dax_hmem looks for them on 7.x)
 #   uefidt   our EDK2 handing over the device tree (acpi=off)
 #   xen417, xen420  Xen 4.17 and 4.20 (Debian's) with our kernel as dom0
 #   stock7   Debian's newest arm64 kernel (7.3.4, trixie-backports)
-#            through our EDK2 with ACPI: Soft Reserved but no dax device,
-#            the bug the series fixes, asserted with its evidence
+#            through our EDK2 with ACPI: the old way, a top-level Soft
+#            Reserved line (SP_IOMEM=soft), and no dax device, the bug the
+#            series fixes, asserted with its evidence
 #   baddt    -dtb with special-purpose nodes a kernel must survive: no
 #            numa-node-id, an unknown node, a size that is not a whole
-#            number of memory blocks, a range inside a memory node; each
-#            gets its kernel message, none becomes System RAM, the boot
-#            completes
+#            number of memory blocks, a range inside a memory node, two
+#            ranges that touch and two that overlap; each gets its kernel
+#            message, each range set aside becomes one dax device, exactly
+#            the range, at the node the kernel names (the second of the
+#            overlapping pair is not set aside), none becomes System RAM,
+#            the boot completes
+# The boot helpers (dax_boot, dax_uboot, dax_uefi) and the checks
+# (check_dax_boot: check_sp, check_dax_count, check_kmem) are in
+# lib/guest.sh, shared with the layouts scenario; the U-Boot script is
+# lib/guest/dax/uboot.cmd.
 # Needs build/qemu-system-aarch64 (scripts/build.sh); builds the kernel
 # (linux/build.sh 7.2) and the firmware (edk2/build.sh), both
 # cached.  Last line: "linux-sp: N passed, N failed".
@@ -52,7 +63,6 @@ STOCK7=${SPMEM_STOCK7:-7.3.4+deb13-cloud-arm64}
 
 spmem_layout dax
 ROFF=0x10000 WOFF=0x40000 PLEN=0x10000
-APPEND="console=ttyAMA0 panic=-1 quiet nokaslr rdinit=/init"
 
 # --- kernel, firmware, initramfs ----------------------------------------------
 guest_begin
@@ -93,107 +103,56 @@ done
 INITRAMFS_ROOT=$stock_dir/root initramfs_for stock7
 MODS_stock7=device_dax,dax_hmem
 
-spmem_spec_arg
-guest_args="spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=$(IFS=,; echo "${DEVS[*]}")"
-
-# --- boots ----------------------------------------------------------------------
-# boot_with LABEL [QEMU-ARG...]: one boot (fresh backends holding the host
-# pattern); output in $tmp/out-LABEL.
-boot_with() {
-    local label=$1
-    shift
-    spmem_backends "$tmp" put_host_pattern
-    echo "--- boot $label"
-    boot_guest "$tmp/out-$label" "$@" "${SPMEM_ARGS[@]}"
-    check_exit "$tmp/out-$label"
-    boot_summary "$label"
-}
-
-# check_all LABEL [nouefi]: check_sp, then every device system-ram on its node.
-check_all() {
-    local d
-    check_sp "$@"
-    for d in "${DEVS[@]}"; do
-        check_ram "$1" "$d"
-    done
-}
-
-# check_said LABEL WHAT LINE: the kernel log of boot LABEL has LINE.
-check_said() {
-    if grep -qF -- "$3" "$tmp/out-$1"; then
-        ok "$1 $2: the kernel says: $3"
-    else
-        bad "$1 $2: no kernel line '$3'; reserved mem lines: $(grep 'reserved mem' "$tmp/out-$1" | tr '\n' ';')"
-    fi
-}
+SP_IOMEM=dax
+dax_guest_args
+APPEND="$DAX_APPEND $DAX_ARGS spmem-mods=$MODS_72"
 
 # -- dt: -kernel, QEMU's device tree.
-boot_with dt -M virt "${MACHINE[@]}" -kernel "$K72/Image" \
-    -initrd "$OUT/initrd-72.cpio.gz" -append "$APPEND $guest_args spmem-mods=$MODS_72"
+dax_boot dt -M virt "${MACHINE[@]}" -kernel "$K72/Image" \
+    -initrd "$OUT/initrd-72.cpio.gz" -append "$APPEND"
 if grep -qx 'spmem-efi no' "$tmp/out-dt" && grep -qx 'spmem-devicetree yes' "$tmp/out-dt"; then
     ok "dt: booted with the device tree, no UEFI"
 else
     bad "dt: not a device-tree boot without UEFI: $(grep -E '^spmem-(efi|devicetree) ' "$tmp/out-dt" | tr '\n' ' ')"
 fi
 check_nodes_of dt
-check_all dt nouefi
+check_dax_boot dt nouefi
 for d in "${DEVS[@]}"; do
-    check_said dt "$d" "OF: reserved mem: /reserved-memory/sp-mem@${ADDR[$d]#0x}: [mem $(printf '0x%08x-0x%08x' "${ADDR[$d]}" $((ADDR[$d] + BYTES[$d] - 1)))] Soft Reserved, node ${NODE[$d]}"
+    check_said dt "$d" "OF: reserved mem: sp-mem@${ADDR[$d]#0x}: [mem $(printf '0x%08x-0x%08x' "${ADDR[$d]}" $((ADDR[$d] + BYTES[$d] - 1)))] Soft Reserved, node ${NODE[$d]}"
 done
+boot_record dt
 
 # -- booti and bootefi: U-Boot from a virtio disk with our script.
 uboot_firmware
-mkdir -p "$tmp/fs"
-cp "$K72/Image" "$tmp/fs/Image" && cp "$OUT/initrd-72.cpio.gz" "$tmp/fs/initrd" ||
-    { bad "copy the kernel and initramfs to the boot file system"; finish; }
-# uboot_boot MODE: boot through U-Boot's MODE (booti or bootefi).
-uboot_boot() {
-    local mode=$1 args="$APPEND $guest_args spmem-mods=$MODS_72"
-    [ "$mode" = bootefi ] && args+=" initrd=/initrd"
-    printf 'spmem_boot=%s\nbootargs=%s\n' "$mode" "$args" > "$tmp/fs/boot.env"
-    boot_disk "$tmp/fs" "$HERE/dax.cmd" "$tmp/disk-$mode.img"
-    boot_with "$mode" -M virt "${MACHINE[@]}" -bios "$UBOOT" \
-        -drive "if=none,file=$tmp/disk-$mode.img,format=raw,id=d0,snapshot=on" \
-        -device virtio-blk-device,drive=d0
-    if grep -q "^spmem-uboot-script $mode " "$tmp/out-$mode" &&
-       ! grep -q "^spmem-uboot-script $mode failed" "$tmp/out-$mode"; then
-        ok "$mode: U-Boot ran our script's $mode: $(grep -m1 "^spmem-uboot-script $mode " "$tmp/out-$mode")"
-    else
-        bad "$mode: U-Boot did not run $mode: $(grep '^spmem-uboot-script' "$tmp/out-$mode" | tr '\n' ';')"
-    fi
-}
-uboot_boot booti
+dax_uboot booti booti "$K72/Image" "$OUT/initrd-72.cpio.gz" "$APPEND" -M virt "${MACHINE[@]}"
 check_nodes_of booti
-check_all booti nouefi
-uboot_boot bootefi
+check_dax_boot booti nouefi
+boot_record booti
+dax_uboot bootefi bootefi "$K72/Image" "$OUT/initrd-72.cpio.gz" "$APPEND" -M virt "${MACHINE[@]}"
 if grep -qx 'spmem-efi yes' "$tmp/out-bootefi"; then
     ok "bootefi: Linux was started through UEFI (U-Boot's)"
 else
     bad "bootefi: no /sys/firmware/efi"
 fi
 check_nodes_of bootefi
-check_all bootefi nouefi
+check_dax_boot bootefi nouefi
+boot_record bootefi
 
 # -- acpi and uefidt: our EDK2.
-# uefi_boot LABEL KERNEL INITRD MODS ACPI APPEND...: a boot of our EDK2.
-uefi_boot() {
-    local label=$1 kernel=$2 initrd=$3 mods=$4 acpi=$5
-    shift 5
-    uefi_pflash "$tmp/vars-$label.fd"
-    boot_with "$label" -M "virt,acpi=$acpi" "${MACHINE[@]}" "${UEFI_PFLASH[@]}" \
-        -kernel "$kernel" -initrd "$initrd" \
-        -append "$APPEND efi=debug $guest_args spmem-mods=$mods $*"
-}
-uefi_boot acpi "$K72/Image" "$OUT/initrd-72.cpio.gz" "$MODS_72" on acpi=force
+dax_uefi acpi "$K72/Image" "$OUT/initrd-72.cpio.gz" acpi=on "$APPEND acpi=force" "${MACHINE[@]}"
 check_nodes_of acpi
-check_all acpi
-uefi_boot uefidt "$K72/Image" "$OUT/initrd-72.cpio.gz" "$MODS_72" off acpi=off
+check_dax_boot acpi
+boot_record acpi
+dax_uefi uefidt "$K72/Image" "$OUT/initrd-72.cpio.gz" acpi=off "$APPEND acpi=off" "${MACHINE[@]}"
 check_nodes_of uefidt
-check_all uefidt
+check_dax_boot uefidt
+boot_record uefidt
 
-# -- stock7: Debian's 7.x, the same machine as acpi.
-uefi_boot stock7 "$KERNEL_STOCK7" "$OUT/initrd-stock7.cpio.gz" "$MODS_stock7" on acpi=force
-check_sp stock7 nodax
+# -- stock7: Debian's 7.x, the same machine as acpi: the old way, a
+# top-level Soft Reserved line.
+dax_uefi stock7 "$KERNEL_STOCK7" "$OUT/initrd-stock7.cpio.gz" acpi=on \
+    "$DAX_APPEND $DAX_ARGS spmem-mods=$MODS_stock7 acpi=force" "${MACHINE[@]}"
+SP_IOMEM=soft check_sp stock7 nodax
 if grep -qx 'spmem-insmod device_dax ok' "$tmp/out-stock7" &&
    grep -qx 'spmem-insmod dax_hmem ok' "$tmp/out-stock7" &&
    ! grep -q '^spmem-dax ' "$tmp/out-stock7"; then
@@ -215,7 +174,7 @@ for xv in $XEN_VERSIONS; do
     xen_hypervisor "$xv" "$OUT/xen-$xv" || continue
     xen_args "$K72/Image" "$OUT/initrd-72.cpio.gz" \
         "spmem=$spmem_arg spmem-pat=$ROFF:$WOFF:$PLEN spmem-ram=s1 spmem-mods="
-    boot_with "$label" "${XEN_ARGS[@]}"
+    dax_boot "$label" "${XEN_ARGS[@]}"
     if grep -q "^(XEN) Xen version $xv" "$tmp/out-$label" &&
        grep -q '^(XEN) Hardware Dom0 halted' "$tmp/out-$label"; then
         ok "$label: $(sed -n 's/^(XEN) \(Xen version [^ ]*\).*/\1/p' "$tmp/out-$label" | head -1) booted our kernel as dom0, which halted it"
@@ -225,7 +184,7 @@ for xv in $XEN_VERSIONS; do
     DAX_NODE=-1 check_sp "$label" nouefi
     for d in "${DEVS[@]}"; do
         # Why the dax device has no node.
-        check_said "$label" "$d" "/reserved-memory/sp-mem@${ADDR[$d]#0x}: numa-node-id ${NODE[$d]} is not a known node"
+        check_said "$label" "$d" "OF: reserved mem: sp-mem@${ADDR[$d]#0x}: numa-node-id ${NODE[$d]} is not a known node, $(printf '0x%016x..0x%016x' "${ADDR[$d]}" $((ADDR[$d] + BYTES[$d] - 1))) has no NUMA node"
     done
     if ! grep -qx 'spmem-daxctl-rc s1 0' "$tmp/out-$label" &&
        grep -q '^spmem-daxctl-rc s1 ' "$tmp/out-$label" &&
@@ -239,44 +198,89 @@ done
 # -- baddt: special-purpose nodes a kernel must survive, in a -dtb made
 # from QEMU's own tree of the same machine without sp-mem (nodes 0-2 and
 # their distance map): no numa-node-id, node 3 (no CPU, memory or
-# distance names it), 64 MiB (half a memory block), and 128 MiB inside
-# RAM (the memory node 0x40000000+1G).  The ranges above RAM are not
-# backed: the guest does not touch them.
-DEVS=(nonode badnode half inram)
-ADDR=([nonode]=0x80000000 [badnode]=0x88000000 [half]=0x90000000 [inram]=0x78000000)
-BYTES=([nonode]=0x8000000 [badnode]=0x8000000 [half]=0x4000000 [inram]=0x8000000)
-declare -A PROPS=([nonode]="" [badnode]="numa-node-id = <3>;" [half]="numa-node-id = <1>;"
-                  [inram]="numa-node-id = <2>;")
+# distance names it), 64 MiB (half a memory block), 128 MiB inside RAM
+# (the memory node 0x40000000+1G), two ranges that touch (nodes 1 and 2,
+# back to back) and two that overlap (nodes 1 and 2, the second starting
+# in the middle of the first).  Each range the kernel sets aside (all but
+# the second of the overlapping pair) becomes a dax device of its own,
+# exactly its range, at the node the kernel names for it; the ranges
+# above RAM are not backed, so the guest only looks at them (no spmem-pat,
+# no daxctl).
+DEVS=(nonode badnode half inram touch1 touch2 over1)
+ADDR=([nonode]=0x80000000 [badnode]=0x88000000 [half]=0x90000000 [inram]=0x78000000
+      [touch1]=0xa0000000 [touch2]=0xa8000000 [over1]=0xb0000000 [over2]=0xb4000000)
+BYTES=([nonode]=0x8000000 [badnode]=0x8000000 [half]=0x4000000 [inram]=0x8000000
+       [touch1]=0x8000000 [touch2]=0x8000000 [over1]=0x8000000 [over2]=0x8000000)
+# numa-node-id in the tree (none: no property).
+declare -A DTNODE=([nonode]=none [badnode]=3 [half]=1 [inram]=2 [touch1]=1 [touch2]=2
+                   [over1]=1 [over2]=2)
+# The node the kernel gives the range (-1: none).
+NODE=([nonode]=-1 [badnode]=-1 [half]=1 [inram]=2 [touch1]=1 [touch2]=2 [over1]=1)
+# mem D: "[mem 0x...-0x...]" of the range of D, as %pR writes it.
+mem() { printf '[mem 0x%08x-0x%08x]' "${ADDR[$1]}" $((ADDR[$1] + BYTES[$1] - 1)); }
+# pa D: "0x...0..0x...f" of the range of D, as %pa..%pa writes it.
+pa() { printf '0x%016x..0x%016x' "${ADDR[$1]}" $((ADDR[$1] + BYTES[$1] - 1)); }
 declare -A WARN=(
-    [nonode]="/reserved-memory/nonode@80000000: no numa-node-id, [mem 0x80000000-0x87ffffff] has no NUMA node"
-    [badnode]="/reserved-memory/badnode@88000000: numa-node-id 3 is not a known node, [mem 0x88000000-0x8fffffff] has no NUMA node"
-    [half]="/reserved-memory/half@90000000: [mem 0x90000000-0x93ffffff] is not aligned to the memory block size (0x8000000), only whole blocks in it can be hot-added"
-    [inram]="inram@78000000: specific-purpose memory 0x0000000078000000..0x000000007fffffff overlaps memory, taking it out")
+    [nonode]="OF: reserved mem: nonode@80000000: no numa-node-id, $(pa nonode) has no NUMA node"
+    [badnode]="OF: reserved mem: badnode@88000000: numa-node-id 3 is not a known node, $(pa badnode) has no NUMA node"
+    [half]="OF: reserved mem: half@90000000: $(pa half) is not aligned to the memory block size (0x8000000), only whole blocks in it can be hot-added"
+    [inram]="OF: reserved mem: inram@78000000: specific-purpose memory $(pa inram) overlaps memory, taking it out"
+    [over2]="OF: reserved mem: over2@b4000000: overlaps specific-purpose memory over1@b0000000, left as reserved memory")
 "$QEMU" -M "virt,dumpdtb=$tmp/base.dtb" "${MACHINE[@]}" "${NO_SPMEM_DIST[@]}" >/dev/null 2>&1
 {
     dtc -q -I dtb -O dts "$tmp/base.dtb"
     echo "/ { reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges;"
-    for d in "${DEVS[@]}"; do
+    for d in "${DEVS[@]}" over2; do
+        prop=
+        [ "${DTNODE[$d]}" = none ] || prop="numa-node-id = <${DTNODE[$d]}>;"
         printf '%s@%x { compatible = "special-purpose"; reg = <0x0 %s 0x0 %s>; no-map; %s };\n' \
-            "$d" "${ADDR[$d]}" "${ADDR[$d]}" "${BYTES[$d]}" "${PROPS[$d]}"
+            "$d" "${ADDR[$d]}" "${ADDR[$d]}" "${BYTES[$d]}" "$prop"
     done
     echo "}; };"
 } > "$tmp/bad.dts"
 if dtc -q -I dts -O dtb -o "$tmp/bad.dtb" "$tmp/bad.dts"; then
-    ok "baddt: -dtb with $(grep -c 'compatible = "special-purpose"' "$tmp/bad.dts") special-purpose nodes: ${DEVS[*]}"
+    ok "baddt: -dtb with $(grep -c 'compatible = "special-purpose"' "$tmp/bad.dts") special-purpose nodes: ${DEVS[*]} over2"
 else
     bad "baddt: build the -dtb"
     finish
 fi
 cp "$tmp/bad.dts" "$OUT/baddt.dts"
+spmem_spec_arg
 echo "--- boot baddt"
 boot_guest "$tmp/out-baddt" -M virt "${MACHINE[@]}" "${NO_SPMEM_DIST[@]}" -dtb "$tmp/bad.dtb" \
-    -kernel "$K72/Image" -initrd "$OUT/initrd-72.cpio.gz" -append "$APPEND spmem-mods="
+    -kernel "$K72/Image" -initrd "$OUT/initrd-72.cpio.gz" \
+    -append "$DAX_APPEND spmem=$spmem_arg,over2:${ADDR[over2]}:${BYTES[over2]}:2 spmem-mods="
 check_exit "$tmp/out-baddt"
 boot_summary baddt
-check_sp baddt nodax nouefi
-for d in "${DEVS[@]}"; do
+# Each range set aside: its own dax device, exactly the range, at its node.
+check_sp baddt nouefi nodata
+check_dax_count baddt
+for d in nonode badnode half inram over2; do
     check_said baddt "$d" "${WARN[$d]}"
 done
+# The reserved-memory core's own report of the overlap (two lines).
+core=$(printf '%s@%x (0x%016x--0x%016x) overlaps with %s@%x (0x%016x--0x%016x)' \
+    over1 "${ADDR[over1]}" "${ADDR[over1]}" $((ADDR[over1] + BYTES[over1])) \
+    over2 "${ADDR[over2]}" "${ADDR[over2]}" $((ADDR[over2] + BYTES[over2])))
+if grep -A1 'OF: reserved mem: OVERLAP DETECTED!' "$tmp/out-baddt" | grep -qF -- "] $core"; then
+    ok "baddt over2: the reserved-memory core says: OVERLAP DETECTED! $core"
+else
+    bad "baddt over2: no 'OVERLAP DETECTED!' followed by '$core': $(grep -A1 'OVERLAP' "$tmp/out-baddt" | tr '\n' ';')"
+fi
+for d in "${DEVS[@]}"; do
+    check_said baddt "$d" "OF: reserved mem: $d@${ADDR[$d]#0x}: $(mem "$d") Soft Reserved, node ${NODE[$d]}"
+done
+# over2, not set aside: no dax device of its own, nothing of it System
+# RAM, and its second half (past over1) in no resource at all.
+a=${ADDR[over2]} b=${BYTES[over2]}
+ram=$(iomem_lines "$tmp/out-baddt" 'spmem-iomem-(all|dax)' "$a" "$b" | grep 'System RAM')
+past=$(iomem_lines "$tmp/out-baddt" 'spmem-iomem-(all|dax)' $((ADDR[over1] + BYTES[over1])) $((a + b - ADDR[over1] - BYTES[over1])))
+if grep -qx 'spmem-daxmap over2 none' "$tmp/out-baddt" && [ -z "$ram" ] && [ -z "$past" ] &&
+   ! grep -q "^spmem-dmesg .*over2@b4000000: .* Soft Reserved, node" "$tmp/out-baddt"; then
+    ok "baddt over2: not set aside: no dax device starts at $a, no System RAM over it, $(hexrange $((ADDR[over1] + BYTES[over1])) $((a + b - ADDR[over1] - BYTES[over1]))) in no /proc/iomem resource"
+else
+    bad "baddt over2: want no dax device starting at $a, no System RAM, nothing past over1; dax device: '$(sed -n 's/^spmem-daxof over2 //p' "$tmp/out-baddt")', System RAM: '$ram', past over1: '$past'"
+fi
+boot_record baddt
 
 finish
