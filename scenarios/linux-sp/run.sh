@@ -198,7 +198,8 @@ done
 # -- baddt: special-purpose nodes a kernel must survive, in a -dtb made
 # from QEMU's own tree of the same machine without sp-mem (nodes 0-2 and
 # their distance map): no numa-node-id, node 3 (no CPU, memory or
-# distance names it), 64 MiB (half a memory block), 128 MiB inside RAM
+# distance names it), a numa-node-id beyond any node (0xffffffff), 64 MiB
+# (half a memory block), 128 MiB inside RAM
 # (the memory node 0x40000000+1G), two ranges that touch (nodes 1 and 2,
 # back to back) and two that overlap (nodes 1 and 2, the second starting
 # in the middle of the first).  Each range the kernel sets aside (all but
@@ -206,16 +207,16 @@ done
 # exactly its range, at the node the kernel names for it; the ranges
 # above RAM are not backed, so the guest only looks at them (no spmem-pat,
 # no daxctl).
-DEVS=(nonode badnode half inram touch1 touch2 over1)
-ADDR=([nonode]=0x80000000 [badnode]=0x88000000 [half]=0x90000000 [inram]=0x78000000
+DEVS=(nonode badnode hugenode half inram touch1 touch2 over1)
+ADDR=([nonode]=0x80000000 [badnode]=0x88000000 [hugenode]=0xc0000000 [half]=0x90000000 [inram]=0x78000000
       [touch1]=0xa0000000 [touch2]=0xa8000000 [over1]=0xb0000000 [over2]=0xb4000000)
-BYTES=([nonode]=0x8000000 [badnode]=0x8000000 [half]=0x4000000 [inram]=0x8000000
+BYTES=([nonode]=0x8000000 [badnode]=0x8000000 [hugenode]=0x8000000 [half]=0x4000000 [inram]=0x8000000
        [touch1]=0x8000000 [touch2]=0x8000000 [over1]=0x8000000 [over2]=0x8000000)
 # numa-node-id in the tree (none: no property).
-declare -A DTNODE=([nonode]=none [badnode]=3 [half]=1 [inram]=2 [touch1]=1 [touch2]=2
+declare -A DTNODE=([nonode]=none [badnode]=3 [hugenode]=0xffffffff [half]=1 [inram]=2 [touch1]=1 [touch2]=2
                    [over1]=1 [over2]=2)
 # The node the kernel gives the range (-1: none).
-NODE=([nonode]=-1 [badnode]=-1 [half]=1 [inram]=2 [touch1]=1 [touch2]=2 [over1]=1)
+NODE=([nonode]=-1 [badnode]=-1 [hugenode]=-1 [half]=1 [inram]=2 [touch1]=1 [touch2]=2 [over1]=1)
 # mem D: "[mem 0x...-0x...]" of the range of D, as %pR writes it.
 mem() { printf '[mem 0x%08x-0x%08x]' "${ADDR[$1]}" $((ADDR[$1] + BYTES[$1] - 1)); }
 # pa D: "0x...0..0x...f" of the range of D, as %pa..%pa writes it.
@@ -223,6 +224,7 @@ pa() { printf '0x%016x..0x%016x' "${ADDR[$1]}" $((ADDR[$1] + BYTES[$1] - 1)); }
 declare -A WARN=(
     [nonode]="OF: reserved mem: nonode@80000000: no numa-node-id, $(pa nonode) has no NUMA node"
     [badnode]="OF: reserved mem: badnode@88000000: numa-node-id 3 is not a known node, $(pa badnode) has no NUMA node"
+    [hugenode]="OF: reserved mem: hugenode@c0000000: numa-node-id 4294967295 is not a valid node, $(pa hugenode) has no NUMA node"
     [half]="OF: reserved mem: half@90000000: $(pa half) is not aligned to the memory block size (0x8000000), only whole blocks in it can be hot-added"
     [inram]="OF: reserved mem: inram@78000000: specific-purpose memory $(pa inram) overlaps memory, taking it out"
     [over2]="OF: reserved mem: over2@b4000000: overlaps specific-purpose memory over1@b0000000, left as reserved memory")
@@ -255,7 +257,7 @@ boot_summary baddt
 # Each range set aside: its own dax device, exactly the range, at its node.
 check_sp baddt nouefi nodata
 check_dax_count baddt
-for d in nonode badnode half inram over2; do
+for d in nonode badnode hugenode half inram over2; do
     check_said baddt "$d" "${WARN[$d]}"
 done
 # The reserved-memory core's own report of the overlap (two lines).
