@@ -96,6 +96,27 @@ said_sp() {
     done
 }
 
+# check_dt_boot LABEL: the checks of a boot with QEMU's device tree and
+# no UEFI map: the nodes, the placement the tree shows, the dax devices,
+# the kernel's line for each range, and the record lines.
+check_dt_boot() {
+    check_nodes_of "$1"
+    check_dt_reg "$1"
+    check_dax_boot "$1" nouefi
+    said_sp "$1"
+    boot_record "$1"
+}
+
+# check_acpi_boot LABEL: the checks of a boot through our EDK2 with ACPI:
+# the nodes, the SRAT lines, the dax devices (EDK2 merges the adjacent
+# EFI_MEMORY_SP descriptors: ADJACENT=1), and the record lines.
+check_acpi_boot() {
+    check_nodes_of "$1"
+    check_srat "$1"
+    ADJACENT=1 check_dax_boot "$1"
+    boot_record "$1"
+}
+
 # acpi_tables LABEL: the guest's ACPI tables (/sys/firmware/acpi/tables).
 acpi_tables() { sed -n 's/^spmem-acpi-tables //p' "$tmp/out-$1"; }
 
@@ -115,11 +136,7 @@ for layout in $LAYOUTS; do
         -initrd "$OUT/initrd-72.cpio.gz" -append "$APPEND"
     is_boot "$l" "Linux $rel with QEMU's device tree, no UEFI" "spmem-kernel $rel" \
         'spmem-efi no' 'spmem-devicetree yes'
-    check_nodes_of "$l"
-    check_dt_reg "$l"
-    check_dax_boot "$l" nouefi
-    said_sp "$l"
-    boot_record "$l"
+    check_dt_boot "$l"
 
     # booti and bootefi: U-Boot with QEMU's device tree.
     for mode in booti bootefi; do
@@ -128,11 +145,7 @@ for layout in $LAYOUTS; do
             -M virt "${MACHINE3[@]}"
         is_boot "$l" "Linux $rel from U-Boot's $mode with U-Boot's device tree (QEMU's), $([ $mode = booti ] && echo 'no UEFI' || echo 'UEFI')" \
             "spmem-kernel $rel" "spmem-efi $([ $mode = booti ] && echo no || echo yes)" 'spmem-devicetree yes'
-        check_nodes_of "$l"
-        check_dt_reg "$l"
-        check_dax_boot "$l" nouefi
-        said_sp "$l"
-        boot_record "$l"
+        check_dt_boot "$l"
     done
 
     # acpi and hmat: our EDK2 with ACPI, without and with an HMAT.  EDK2
@@ -146,10 +159,7 @@ for layout in $LAYOUTS; do
         bad "$l: want ACPI with an SRAT, no HMAT, no device tree: tables '$(acpi_tables "$l")', $(grep '^spmem-devicetree' "$tmp/out-$l")"
     fi
     is_boot "$l" "Linux $rel through our EDK2 with ACPI" "spmem-kernel $rel" 'spmem-efi yes' 'spmem-devicetree no'
-    check_nodes_of "$l"
-    check_srat "$l"
-    ADJACENT=1 check_dax_boot "$l"
-    boot_record "$l"
+    check_acpi_boot "$l"
 
     l=$layout-hmat
     dax_uefi "$l" "$K72/Image" "$OUT/initrd-72.cpio.gz" acpi=on,hmat=on "$APPEND acpi=force" "${HMAT_MACHINE[@]}"
@@ -159,10 +169,7 @@ for layout in $LAYOUTS; do
         bad "$l: no HMAT: tables '$(acpi_tables "$l")'"
     fi
     is_boot "$l" "Linux $rel through our EDK2 with ACPI" "spmem-kernel $rel" 'spmem-efi yes' 'spmem-devicetree no'
-    check_nodes_of "$l"
-    check_srat "$l"
-    ADJACENT=1 check_dax_boot "$l"
-    boot_record "$l"
+    check_acpi_boot "$l"
 
     # uefidt: our EDK2 handing over the device tree.
     l=$layout-uefidt
@@ -180,21 +187,13 @@ for layout in $LAYOUTS; do
         -initrd "$OUT/initrd-72dt.cpio.gz" -append "$APPENDDT"
     is_boot "$l" "the embedded Linux $reldt with QEMU's device tree" "spmem-kernel $reldt" \
         'spmem-efi no' 'spmem-devicetree yes' 'spmem-acpi-tables '
-    check_nodes_of "$l"
-    check_dt_reg "$l"
-    check_dax_boot "$l" nouefi
-    said_sp "$l"
-    boot_record "$l"
+    check_dt_boot "$l"
 
     l=$layout-bootiemb
     dax_uboot booti "$l" "$K72DT/Image" "$OUT/initrd-72dt.cpio.gz" "$APPENDDT" -M virt "${MACHINE3[@]}"
     is_boot "$l" "the embedded Linux $reldt from U-Boot's booti" "spmem-kernel $reldt" \
         'spmem-efi no' 'spmem-devicetree yes' 'spmem-acpi-tables '
-    check_nodes_of "$l"
-    check_dt_reg "$l"
-    check_dax_boot "$l" nouefi
-    said_sp "$l"
-    boot_record "$l"
+    check_dt_boot "$l"
 done
 
 finish
