@@ -21,66 +21,34 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "qapi/error.h"
-#include "qapi/visitor.h"
 #include "qemu/module.h"
 #include "system/hostmem.h"
 #include "system/numa.h"
 
-static void sp_mem_check_node(SpMemDevice *spm, MachineState *ms,
-                              Error **errp)
-{
-    NumaState *numa = ms->numa_state;
-
-    if (!numa || !numa->num_nodes || numa->implicit) {
-        error_setg(errp, "'" SP_MEM_NODE_PROP "' %" PRIu32 " is not a"
-                   " configured NUMA node", spm->node);
-        error_append_hint(errp, "sp-mem memory belongs to a NUMA node given"
-                          " with -numa node,nodeid=%" PRIu32 "\n", spm->node);
-        return;
-    }
-    if (spm->node >= numa->num_nodes) {
-        g_autofree char *nodes = numa->num_nodes == 1 ? g_strdup("0") :
-            g_strdup_printf("0-%d", numa->num_nodes - 1);
-
-        error_setg(errp, "'" SP_MEM_NODE_PROP "' %" PRIu32 " is not a"
-                   " configured NUMA node (configured: %s)", spm->node,
-                   nodes);
-    }
-}
-
 /*
- * Called by the machine's hotplug handler before realize.  Everything that
- * can be wrong with the configuration is refused here, before the memory
- * device framework reserves an address range for the device.
+ * Called by the machine's hotplug handler before realize: the node, then
+ * what the memory device framework checks (device memory, the backend)
+ * as it reserves an address range for the device.  As for pc-dimm, a
+ * machine without NUMA has node 0 only.
  */
 void sp_mem_pre_plug(SpMemDevice *spm, MachineState *ms, Error **errp)
 {
-    ERRP_GUARD();
+    int nb_nodes = ms->numa_state ? ms->numa_state->num_nodes : 0;
 
-    if (!spm->hostmem) {
-        error_setg(errp, "'" SP_MEM_MEMDEV_PROP "' property is required");
-        return;
-    }
-    if (host_memory_backend_is_mapped(spm->hostmem)) {
-        error_setg(errp, "memory backend '%s' is already in use",
-                   object_get_canonical_path_component(OBJECT(spm->hostmem)));
-        return;
-    }
-    sp_mem_check_node(spm, ms, errp);
-    if (*errp) {
-        return;
-    }
-    if (!ms->device_memory) {
-        error_setg(errp, "sp-mem needs device memory, but the machine has"
-                   " none");
-        error_append_hint(errp, "Add 'maxmem' to -m, at least the RAM size"
-                          " plus the size of all sp-mem backends, for"
-                          " example -m 1G,maxmem=4G\n");
+    if (spm->node && spm->node >= nb_nodes) {
+        error_setg(errp, "'" SP_MEM_NODE_PROP "' property value %" PRIu32
+                   " exceeds the number of NUMA nodes (%d)", spm->node,
+                   nb_nodes);
         return;
     }
     memory_device_pre_plug(MEMORY_DEVICE(spm), ms, errp);
 }
 
+/*
+ * Map the range and let its RAM migrate with the device, as pc-dimm's
+ * plug does: without vmstate_register_ram() the backend's RAM block has
+ * no migratable name and a destination would read zeros there.
+ */
 void sp_mem_plug(SpMemDevice *spm, MachineState *ms)
 {
     MemoryRegion *mr = host_memory_backend_get_memory(spm->hostmem);
@@ -103,7 +71,15 @@ static void sp_mem_realize(DeviceState *dev, Error **errp)
                    MACHINE_GET_CLASS(qdev_get_machine())->name);
         return;
     }
-    /* The machine's pre_plug handler checked the backend already. */
+    if (!spm->hostmem) {
+        error_setg(errp, "'" SP_MEM_MEMDEV_PROP "' property is required");
+        return;
+    }
+    if (host_memory_backend_is_mapped(spm->hostmem)) {
+        error_setg(errp, "memory backend '%s' is already in use",
+                   object_get_canonical_path_component(OBJECT(spm->hostmem)));
+        return;
+    }
     host_memory_backend_set_mapped(spm->hostmem, true);
 }
 
@@ -112,25 +88,6 @@ static void sp_mem_unrealize(DeviceState *dev)
     SpMemDevice *spm = SP_MEM(dev);
 
     host_memory_backend_set_mapped(spm->hostmem, false);
-}
-
-static void sp_mem_get_size(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
-{
-    ERRP_GUARD();
-    uint64_t value;
-
-    value = memory_device_get_region_size(MEMORY_DEVICE(obj), errp);
-    if (*errp) {
-        return;
-    }
-    visit_type_uint64(v, name, &value, errp);
-}
-
-static void sp_mem_init(Object *obj)
-{
-    object_property_add(obj, SP_MEM_SIZE_PROP, "uint64", sp_mem_get_size,
-                        NULL, NULL, NULL);
 }
 
 static uint64_t sp_mem_md_get_addr(const MemoryDeviceState *md)
@@ -150,7 +107,7 @@ static MemoryRegion *sp_mem_md_get_memory_region(MemoryDeviceState *md,
     SpMemDevice *spm = SP_MEM(md);
 
     if (!spm->hostmem) {
-        error_setg(errp, "'" SP_MEM_MEMDEV_PROP "' property is required");
+        error_setg(errp, "'" SP_MEM_MEMDEV_PROP "' property must be set");
         return NULL;
     }
     return host_memory_backend_get_memory(spm->hostmem);
@@ -263,7 +220,6 @@ static const TypeInfo sp_mem_info = {
     .name          = TYPE_SP_MEM,
     .parent        = TYPE_DEVICE,
     .instance_size = sizeof(SpMemDevice),
-    .instance_init = sp_mem_init,
     .class_init    = sp_mem_class_init,
     .interfaces = (const InterfaceInfo[]) {
         { TYPE_MEMORY_DEVICE },

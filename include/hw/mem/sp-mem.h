@@ -17,7 +17,6 @@ OBJECT_DECLARE_SIMPLE_TYPE(SpMemDevice, SP_MEM)
 
 #define SP_MEM_ADDR_PROP "addr"
 #define SP_MEM_NODE_PROP "node"
-#define SP_MEM_SIZE_PROP "size"
 #define SP_MEM_MEMDEV_PROP "memdev"
 
 /**
