@@ -27,7 +27,7 @@ unpack() {
 
 # The patch names of the series file (its first field; see patches/series).
 series_patches() {
-    awk '$0 !~ /^#/ && NF {print $1}' "$PATCHES/series"
+    awk '$0 !~ /^[#=]/ && NF {print $1}' "$PATCHES/series"
 }
 
 series_id() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Export our work as a git format-patch series against the pristine tree.
+"""Export our work as git format-patch series against the pristine tree.
 
     tools/export-series.py [OUTDIR]        (default: series/)
 
@@ -10,9 +10,19 @@ the patch of upstream files, plus the files of ours the line names, taken
 from the work tree (FILE:-NAME,... leaves functions, declarations or
 #include lines out at that step).  The commit message is the patch's
 Subject and body, its author the patch's From; Signed-off-by is in the
-body.  OUTDIR gets the series with a cover letter (patches/cover-letter:
-subject on the first line, then the text), and checkpatch.pl from the
-tree checks every patch.
+body.  "= GROUP" lines of patches/series cut the commits into groups:
+
+  upstream  the stand-in for QEMU 11.1's device: the base, not for the
+            list; OUTDIR/base/ has it for applying the series to 10.2.2
+  fix       each patch alone in OUTDIR/fix/ (format-patch of one commit
+            on the upstream group: a standalone fix for qemu-devel)
+  arm       OUTDIR: the series for qemu-devel with a cover letter
+            (patches/cover-letter: subject on the first line, then the
+            text), based on the upstream and fix groups
+  harness   ours only: committed (the tree check below needs them) but
+            not exported
+
+checkpatch.pl from the tree checks every exported patch.
 
 Checks that make the export fail:
   - the last commit's tree equals qemu-src/ (series applied, our files
@@ -39,7 +49,8 @@ PATCHES = os.path.join(TOP, "patches")
 WORK = os.path.join(TOP, ".series", "qemu-src")
 OVERLAY_DIRS = ("hw", "include", "tests", "docs")
 # Documents of this project, not of QEMU.
-PROJECT_ONLY = {"docs/guests.md", "docs/performance.md"}
+PROJECT_ONLY = {"docs/guests.md", "docs/performance.md", "docs/parity.md"}
+GROUPS = ("upstream", "fix", "arm", "harness")
 
 
 def die(msg):
@@ -57,11 +68,17 @@ def run(args, cwd=WORK, env=None, capture=True):
 
 
 def series():
-    """[(patch, [(path, [names left out])])] from patches/series."""
+    """[(group, patch, [(path, [names left out])])] from patches/series."""
     out = []
+    group = None
     with open(os.path.join(PATCHES, "series")) as f:
         for line in f:
             if line.startswith("#") or not line.split():
+                continue
+            if line.startswith("="):
+                group = line[1:].strip()
+                if group not in GROUPS:
+                    die("patches/series: unknown group %r" % group)
                 continue
             patch, *files = line.split()
             items = []
@@ -72,7 +89,9 @@ def series():
                         any(not n.startswith("-") for n in names.split(",") if n):
                     die("%s: bad file spec %r" % (patch, spec))
                 items.append((path, leave))
-            out.append((patch, items))
+            if group is None:
+                die("patches/series: %s before any '= GROUP' line" % patch)
+            out.append((group, patch, items))
     return out
 
 
@@ -155,7 +174,8 @@ def export(outdir):
     env = dict(os.environ, GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
 
     exported = set()
-    for patch, items in series():
+    commits = {g: [] for g in GROUPS}
+    for group, patch, items in series():
         run(["git", "apply", "--index", "--whitespace=nowarn",
              os.path.join(PATCHES, patch)])
         for path, leave in items:
@@ -174,6 +194,7 @@ def export(outdir):
         author, msg = header(patch)
         subprocess.run(["git", "commit", "-q", "--author", author, "-F", "-"],
                        cwd=WORK, env=env, input=msg, text=True, check=True)
+        commits[group].append(run(["git", "rev-parse", "HEAD"]).strip())
 
     # The exported tree is what scripts/prepare.sh builds.
     changed = run(["git", "diff", "--name-only", "pristine", "HEAD"]).split()
@@ -187,9 +208,12 @@ def export(outdir):
         die("not exported by any line of patches/series: " +
             " ".join(sorted(missing)))
 
+    if not commits["arm"]:
+        die("patches/series has no arm group")
     shutil.rmtree(outdir, ignore_errors=True)
+    base = commits["arm"][0] + "^"
     run(["git", "format-patch", "-q", "--cover-letter", "-o", outdir,
-         "pristine..HEAD"], env=env)
+         "%s..%s" % (base, commits["arm"][-1])], env=env)
     with open(os.path.join(PATCHES, "cover-letter")) as f:
         subject, _, blurb = f.read().partition("\n")
     cover = os.path.join(outdir, "0000-cover-letter.patch")
@@ -199,9 +223,25 @@ def export(outdir):
     text = text.replace("*** BLURB HERE ***", blurb.strip())
     with open(cover, "w") as f:
         f.write(text)
+    # Each fix on its own, on the upstream group alone: a cherry-pick of
+    # the fix onto the last upstream commit must give the same patch.
+    fixdir = os.path.join(outdir, "fix")
+    os.makedirs(fixdir)
+    up = commits["upstream"][-1] if commits["upstream"] else "pristine"
+    for c in commits["fix"]:
+        run(["git", "checkout", "-q", "--detach", up])
+        run(["git", "cherry-pick", c], env=env)
+        run(["git", "format-patch", "-q", "-1", "-o", fixdir, "HEAD"], env=env)
+    run(["git", "checkout", "-q", "sp-mem"])
+    # The stand-in, for whoever applies the series to 10.2.2 (the walk).
+    if commits["upstream"]:
+        run(["git", "format-patch", "-q", "-o", os.path.join(outdir, "base"),
+             "pristine..%s" % commits["upstream"][-1]], env=env)
 
     bad = 0
-    pats = sorted(p for p in os.listdir(outdir) if not p.startswith("0000"))
+    pats = sorted(p for p in os.listdir(outdir)
+                  if p.endswith(".patch") and not p.startswith("0000"))
+    pats += sorted(os.path.join("fix", p) for p in os.listdir(fixdir))
     for p in pats:
         r = subprocess.run([os.path.join(WORK, "scripts", "checkpatch.pl"),
                             os.path.join(outdir, p)], cwd=WORK, text=True,
@@ -226,8 +266,9 @@ def export(outdir):
         if errs or warns or (r.returncode and not fp):
             bad += 1
             print(r.stdout)
-    print("export-series: %d patches and a cover letter in %s" %
-          (len(pats), os.path.relpath(outdir, TOP)))
+    print("export-series: %d patches and a cover letter in %s, %d fixes in %s"
+          % (len(pats) - len(commits["fix"]), os.path.relpath(outdir, TOP),
+             len(commits["fix"]), os.path.relpath(fixdir, TOP)))
     if bad:
         die("checkpatch.pl: %d patches with errors or warnings" % bad)
     print("export-series: checkpatch.pl clean on every patch")
