@@ -43,6 +43,10 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # runs this script on scenarios it makes up, to test it).
 SCENARIOS = os.environ.get("SPMEM_SCENARIOS", os.path.join(TOP, "scenarios"))
 BUILD = os.environ.get("SPMEM_BUILD", os.path.join(TOP, "build"))
+# lib/common.sh's cache folder (scripts/x86-sid.sh and the other builds
+# outside the work tree).
+CACHE = os.environ.get("SPMEM_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sp-mem-arm")
 LOGS = os.path.join(BUILD, "test-logs")
 
 # The time budget of a full run on a 2-core machine (README.md,
@@ -71,6 +75,8 @@ PROVIDERS = {
                   "Linux 7.2 with our series (linux/), cached"),
     "linux-7.2-dt": ("bg", "bash linux/build.sh 7.2-dt",
                      "Linux 7.2 with our series, device tree only (linux/), cached"),
+    "x86-sid": ("bg", "bash scripts/x86-sid.sh",
+                "upstream's x86 QEMU 11.1 and stock guest software, Debian sid, cached"),
     "libvirt": ("bg", "bash libvirt/build.sh",
                 "libvirt 11.3.0 with our series (libvirt/), cached"),
 }
@@ -204,7 +210,7 @@ def run(sc, builds):
     work = tempfile.mkdtemp(prefix="spmem-%s." % sc.name)
     env = dict(os.environ, TEST_NAME=sc.name)
     subst = {"QEMU": os.path.join(BUILD, "qemu-system-aarch64"),
-             "BUILD": BUILD, "WORK": work, "TOP": TOP}
+             "BUILD": BUILD, "WORK": work, "TOP": TOP, "CACHE": CACHE}
     args = [re.sub(r"\$\{(\w+)\}", lambda m: subst[m.group(1)], a)
             for a in shlex.split(sc.args)]
     result = re.compile(r"^%s: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$"

@@ -38,6 +38,9 @@ PKGS=(build-essential ninja-build pkg-config ccache dpkg-dev
       # linux/dt-binding-check.sh: the kernel's dt_binding_check lints
       # the binding with yamllint and builds its dtc with YAML output
       yamllint libyaml-dev
+      # scripts/x86-sid.sh (the parity scenario): upstream's x86 QEMU and stock
+      # guest software in a sid tree under the cache
+      debootstrap
       # linux/export.sh --walk also builds every step for riscv (patch 1
       # touches its EFI runtime code)
       gcc-riscv64-linux-gnu)
