@@ -72,9 +72,11 @@ link_outputs() {
 }
 
 # The unit tests of what the series touches: domain XML parsing and
-# formatting, XML to QEMU command line, QEMU capabilities and domain
-# capabilities (which read our emulator's capabilities data), the QMP
-# parsers, hotplug, and the schemas.
+# formatting, XML to QEMU command line, the live and the status XML
+# (qemuxmlactivetest: in 11.3.0 it holds the status XML tests that were
+# qemustatusxml2xmltest), QEMU capabilities and domain capabilities
+# (which read our emulator's capabilities data), the QMP parsers,
+# hotplug, and the schemas.
 UNIT_TESTS=(qemuxmlconftest qemuxmlactivetest qemucapabilitiestest
             domaincapstest qemumonitorjsontest qemuhotplugtest
             genericxml2xmltest virschematest "qemu replies check")

@@ -8,9 +8,14 @@
 # cover letter of libvirt/cover-letter into OUTDIR.  With --walk, also
 # build the tree at every patch (incrementally, ccache) and run the XML
 # and command-line tests there, so that each patch is shown to build and
-# pass on its own, as libvirt asks.
+# pass on its own, as libvirt asks.  With --fix-only, the same for patch 1
+# alone, the fix of duplicate NUMA cells without memory, which stands on
+# its own and is also posted on its own, with the cover letter of
+# libvirt/cover-letter-dupcell.
 #
-# usage: libvirt/export.sh [--walk] [OUTDIR]     (default OUTDIR: series-libvirt)
+# usage: libvirt/export.sh [--walk] [--fix-only] [OUTDIR]
+#        (default OUTDIR: series-libvirt; with --fix-only, series-libvirt/dupcell,
+#        which an export of the whole series empties with the rest)
 #
 # Fails unless every patch applies, carries a Signed-off-by: (libvirt
 # takes patches under the Developer Certificate of Origin), the syntax
@@ -31,9 +36,29 @@ HERE=$TOP/libvirt
 . "$HERE/pins.sh"
 
 walk=0
-[ "${1:-}" = --walk ] && { walk=1; shift; }
-outdir=${1:-$TOP/series-libvirt}
+fix_only=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --walk) walk=1; shift ;;
+        --fix-only) fix_only=1; shift ;;
+        -*) echo "usage: libvirt/export.sh [--walk] [--fix-only] [OUTDIR]" >&2; exit 2 ;;
+        *) break ;;
+    esac
+done
 mapfile -t series < <(sed -e '/^#/d' -e '/^$/d' "$HERE/series")
+cover=$HERE/cover-letter
+outdir=${1:-$TOP/series-libvirt}
+if [ $fix_only = 1 ]; then
+    # The fix goes first in the series so that it applies on its own.
+    fix=0001-conf-numa-Detect-duplicate-cells-without-memory.patch
+    if [ "${series[0]}" != "$fix" ]; then
+        echo "libvirt-export: --fix-only: $fix is not the first patch of libvirt/series" >&2
+        exit 1
+    fi
+    series=("$fix")
+    cover=$HERE/cover-letter-dupcell
+    outdir=${1:-$TOP/series-libvirt/dupcell}
+fi
 n=${#series[@]}
 base=$CACHE/libvirt/export-$LIBVIRT_VERSION
 obj=$CACHE/libvirt/export-obj
@@ -85,7 +110,19 @@ if [ $walk = 1 ]; then
     built=", every patch builds"
 fi
 
-# libvirt's syntax checks, on the tree with the whole series.
+# po_check compares po/POTFILES with the files holding translatable
+# strings, the generated sources of the build directory among them:
+# generate those (nothing is compiled for them) when no walk built the
+# tree, as on the first run.
+mapfile -t generated < <(ninja -C "$obj" -t targets all |
+    sed -n 's/^\(src\/[^:]*\.\(c\|h\|policy\.in\)\): CUSTOM_COMMAND$/\1/p')
+if ! ninja -C "$obj" -j"$(nproc)" "${generated[@]}" > "$obj/generate.log" 2>&1; then
+    tail -30 "$obj/generate.log" >&2
+    echo "libvirt-export: generating the sources syntax-check reads failed (log $obj/generate.log)" >&2
+    exit 1
+fi
+
+# libvirt's syntax checks, on the tree with the patches exported.
 if meson test -C "$obj" --suite syntax-check --no-rebuild --print-errorlogs \
         > "$obj/syntax-check.log" 2>&1; then
     grep -E '^(Ok|Fail):' "$obj/syntax-check.log" | tr '\n' ' '
@@ -97,5 +134,5 @@ else
 fi
 [ $bad = 0 ] || exit 1
 
-format_series "$outdir" "$n" "$HERE/cover-letter" "${GIT[@]}"
+format_series "$outdir" "$n" "$cover" "${GIT[@]}"
 echo "libvirt-export: $n patches in ${outdir#"$TOP"/}, syntax-check clean$built"
