@@ -70,7 +70,7 @@ def norm(text, base):
     if base is None:
         return text
     text = re.sub(r"(usable range for memory devices \[0x[0-9a-f]+):0x([0-9a-f]+)\]",
-                  r"\1:size=\2]", text)
+                  r"\1:size=0x\2]", text)
 
     def rel(digits):
         v = int(digits, 16)
@@ -307,8 +307,9 @@ def guest_rows(rows):
         "iomemkmem": "; ".join(v for v in rows["iomemkmem"] if v.startswith("B+"))
                      or "(nothing in device memory)",
         "dax": "; ".join(rows["dax"]) or "(no dax device)",
-        "online": " ".join(rows["online"]) or "?",
-        "kmem": "; ".join(v for v in rows["mem"] if not v.startswith("node0 ")) or "?",
+        "online": " ".join(rows["online"]) or "(not printed)",
+        "kmem": "; ".join(v for v in rows["mem"] if not v.startswith("node0 "))
+                or "(no node but node0)",
     }
 
 
