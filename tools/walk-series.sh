@@ -44,12 +44,14 @@ G checkout -q -B walk pristine || exit 1
 locked() { (build_lock; "$@"); }
 locked configure_qemu "$SRC" "$BUILD" || exit 1
 
-# The base the arm series is for: the stand-in for upstream's device and
-# the standalone fixes (series/base, series/fix), applied unbuilt.
-for p in $(find "$OUT/base" "$OUT/fix" -name '[0-9]*.patch' | sort); do
+# The base the series is for, the stand-in for upstream's device
+# (series/base), applied unbuilt; then the standalone fixes (series/fix)
+# and the arm series, each built and tested.
+for p in $(find "$OUT/base" -name '[0-9]*.patch' | sort); do
     G am -q "$p" || { echo "walk: base patch ${p#"$OUT"/} does not apply"; G am --abort; exit 1; }
 done
-mapfile -t patches < <(find "$OUT" -maxdepth 1 -name '[0-9]*.patch' ! -name '0000-*' | sort)
+mapfile -t patches < <(find "$OUT/fix" -name '[0-9]*.patch' | sort;
+                       find "$OUT" -maxdepth 1 -name '[0-9]*.patch' ! -name '0000-*' | sort)
 n=${#patches[@]}
 fail=0
 for i in "${!patches[@]}"; do
