@@ -19,6 +19,8 @@
 #include "hw/boards.h"
 #include "hw/mem/memory-device.h"
 #include "hw/mem/sp-mem.h"
+#include "migration/vmstate.h"
+#include "system/hostmem.h"
 #include "system/device_tree.h"
 #include "system/numa.h"
 #include <libfdt.h>
@@ -26,6 +28,10 @@
 void virt_spmem_pre_plug(VirtMachineState *vms, DeviceState *dev,
                          Error **errp)
 {
+    MachineState *ms = MACHINE(vms);
+    SpMemDevice *spm = SP_MEM(dev);
+    int nb_nodes = ms->numa_state ? ms->numa_state->num_nodes : 0;
+
     /*
      * With MTE, only RAM has allocation tag storage.  A guest that turns
      * the range into tagged memory (for instance by onlining it as system
@@ -37,12 +43,30 @@ void virt_spmem_pre_plug(VirtMachineState *vms, DeviceState *dev,
                    " memory has no allocation tag storage");
         return;
     }
-    sp_mem_pre_plug(SP_MEM(dev), MACHINE(vms), errp);
+    /*
+     * The node first, as for sp-mem on pc and as pc-dimm does: without
+     * -numa only node 0 exists.  Then what the memory device framework
+     * checks (device memory, the backend) as it reserves the range.
+     */
+    if (spm->node && spm->node >= nb_nodes) {
+        error_setg(errp, "'node' property value %" PRIu32 " exceeds the"
+                   " number of NUMA nodes (%d)", spm->node, nb_nodes);
+        return;
+    }
+    memory_device_pre_plug(MEMORY_DEVICE(dev), ms, errp);
 }
 
+/*
+ * Map the range, and let the backend's RAM migrate with the device as
+ * pc-dimm's plug does: without vmstate_register_ram() its RAM block has
+ * no migratable name and a destination would read zeros there.
+ */
 void virt_spmem_plug(VirtMachineState *vms, DeviceState *dev)
 {
-    sp_mem_plug(SP_MEM(dev), MACHINE(vms));
+    SpMemDevice *spm = SP_MEM(dev);
+
+    memory_device_plug(MEMORY_DEVICE(dev), MACHINE(vms));
+    vmstate_register_ram(host_memory_backend_get_memory(spm->hostmem), dev);
 }
 
 /* The sp-mem entries of @list, which is sorted by address. */

@@ -23,39 +23,6 @@
 #include "qapi/error.h"
 #include "qemu/module.h"
 #include "system/hostmem.h"
-#include "system/numa.h"
-
-/*
- * Called by the machine's hotplug handler before realize: the node, then
- * what the memory device framework checks (device memory, the backend)
- * as it reserves an address range for the device.  As for pc-dimm, a
- * machine without NUMA has node 0 only.
- */
-void sp_mem_pre_plug(SpMemDevice *spm, MachineState *ms, Error **errp)
-{
-    int nb_nodes = ms->numa_state ? ms->numa_state->num_nodes : 0;
-
-    if (spm->node && spm->node >= nb_nodes) {
-        error_setg(errp, "'" SP_MEM_NODE_PROP "' property value %" PRIu32
-                   " exceeds the number of NUMA nodes (%d)", spm->node,
-                   nb_nodes);
-        return;
-    }
-    memory_device_pre_plug(MEMORY_DEVICE(spm), ms, errp);
-}
-
-/*
- * Map the range and let its RAM migrate with the device, as pc-dimm's
- * plug does: without vmstate_register_ram() the backend's RAM block has
- * no migratable name and a destination would read zeros there.
- */
-void sp_mem_plug(SpMemDevice *spm, MachineState *ms)
-{
-    MemoryRegion *mr = host_memory_backend_get_memory(spm->hostmem);
-
-    memory_device_plug(MEMORY_DEVICE(spm), ms);
-    vmstate_register_ram(mr, DEVICE(spm));
-}
 
 static void sp_mem_realize(DeviceState *dev, Error **errp)
 {

@@ -47,7 +47,4 @@ struct SpMemDevice {
     } migrated;     /* the source's values, checked on load */
 };
 
-void sp_mem_pre_plug(SpMemDevice *spm, MachineState *ms, Error **errp);
-void sp_mem_plug(SpMemDevice *spm, MachineState *ms);
-
 #endif
