@@ -21,7 +21,8 @@
 # Choices:
 #   - The QEMU binary runs outside a chroot, through the tree's loader,
 #     so the same socket and file paths work on both sides of a test and
-#     the scenario needs no root; only debootstrap (once) does.
+#     the scenario needs no root; only debootstrap (once) does, through
+#     sudo when not run as root.
 #   - sid moves: whatever sid has when the cache is made is kept (the
 #     versions file says which); a new QEMU or kernel in sid needs the
 #     cache removed.  The parity scenario prints the versions it ran.
@@ -37,17 +38,22 @@ if [ -s "$X86SID/versions" ] && [ -x "$X86SID/qemu-system-x86_64" ]; then
     cat "$X86SID/versions"
     exit 0
 fi
-[ "$(id -u)" = 0 ] || { echo "x86-sid: debootstrap needs root (once)" >&2; exit 1; }
+# debootstrap needs root, once; as scripts/deps.sh, through sudo when
+# this runs as another user.  What it makes stays readable to everyone.
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
 command -v debootstrap >/dev/null || { echo "x86-sid: no debootstrap (scripts/deps.sh)" >&2; exit 1; }
 uri=$(debian_uri)
-rm -rf "$X86SID"
+$SUDO rm -rf "$X86SID"
 mkdir -p "$X86SID"
 t0=$(date +%s)
 echo "x86-sid: debootstrap sid ($PKGS) into $ROOT" >&2
-debootstrap --variant=minbase --include="$PKGS" sid "$ROOT" "$uri" > "$X86SID/debootstrap.log" 2>&1 ||
+$SUDO debootstrap --variant=minbase --include="$PKGS" sid "$ROOT" "$uri" > "$X86SID/debootstrap.log" 2>&1 ||
     { tail -20 "$X86SID/debootstrap.log" >&2; exit 1; }
 # debootstrap leaves the tree's /proc and /sys mounted on some hosts.
-for m in proc sys; do mountpoint -q "$ROOT/$m" && umount "$ROOT/$m"; done
+for m in proc sys; do
+    if mountpoint -q "$ROOT/$m"; then $SUDO umount "$ROOT/$m"; fi
+done
 
 # The kernels: a private apt state with sid's lists for both architectures.
 APT=$X86SID/apt
