@@ -117,7 +117,7 @@ def vm(side, work, name, extra, **kw):
                  serial=None)
     if not v.conn:
         raise RuntimeError("%s %s: QEMU did not come up: %s"
-                           % (side.name, name, v.err() if hasattr(v, "err") else ""))
+                           % (side.name, name, v.err()))
     return v
 
 
@@ -185,11 +185,9 @@ def migration(side, work):
     size = 16 * MiB
     pat = os.path.join(work, side.name + "-pattern.bin")
     block = bytes((i * 7 + 3) & 0xff for i in range(4096))
+    want = b"".join(i.to_bytes(4, "little") + block[4:] for i in range(size // 4096))
     with open(pat, "wb") as f:
-        for i in range(size // 4096):
-            f.write(i.to_bytes(4, "little") + block[4:])
-    with open(pat, "rb") as f:
-        want = f.read()
+        f.write(want)
     src_dev = ["-object", "memory-backend-file,id=hbm0,size=16M,mem-path=%s,share=off" % pat,
                "-device", "sp-mem,id=sp0,memdev=hbm0,node=1"]
     dst_dev = ["-object", "memory-backend-ram,id=hbm0,size=16M",
@@ -225,8 +223,9 @@ def migration(side, work):
 
 
 # --- the guests ---------------------------------------------------------------------
-def modules(kroot, names):
-    """{name: path} of NAMES and their dependencies, decompressed."""
+def modules(kroot):
+    """The kernel version of the unpacked kernel KROOT and {name: path}
+    of its module files (.ko or .ko.xz), names with "_" for "-"."""
     kver = os.listdir(os.path.join(kroot, "usr/lib/modules"))[0]
     mroot = os.path.join(kroot, "usr/lib/modules", kver)
     found = {}
@@ -240,7 +239,7 @@ def modules(kroot, names):
 
 def initramfs(x86sid, arch, out, work):
     kroot = os.path.join(x86sid, "kernel-" + arch)
-    kver, found = modules(kroot, ())
+    kver, found = modules(kroot)
     extra = []
     for name in ("device_dax", "dax_hmem", "kmem"):
         if name not in found:
@@ -281,22 +280,19 @@ def boot(side, work, label, firmware, kernel, initrd, console, results):
             text = f.read()
     except OSError:
         text = ""
+    text = text.replace("\r", "")
     rows = {}
     for key in ("fw", "srat", "iomem", "iomemkmem", "dax", "online", "mem"):
-        vals = [norm(m.group(1).strip(), side.base)
-                for m in re.finditer(r"^@@%s (.*)$" % key, text.replace("\r", ""), re.M)]
-        rows[key] = vals
+        rows[key] = [norm(m.group(1).strip(), side.base)
+                     for m in re.finditer(r"^@@%s (.*)$" % key, text, re.M)]
     rows["ran"] = "@@end" in text
     results[(side.name, label)] = (rows, rc, secs, log)
 
 
 def guest_rows(rows):
     """The guest-* rows of one boot."""
-    def clean(v):
-        v = re.sub(r"^(efi: +)", "", v)
-        return v
-    fw = [clean(v) for v in rows["fw"]]
-    fw = [re.sub(r"^BIOS-e820: ", "e820 ", v) for v in fw]
+    fw = [re.sub(r"^BIOS-e820: ", "e820 ", re.sub(r"^efi: +", "", v))
+          for v in rows["fw"]]
     srat = [re.sub(r"^.*SRAT: ", "", v) for v in rows["srat"]]
     srat = [v for v in srat if "[mem B+" in v]       # device memory only
     return {
